@@ -1,0 +1,45 @@
+# easytune: one place for the commands the README and CI use.
+# `make report`: generate the embedded dataset (once) and render the reports under reports/.
+# `make test`  : library in sync with notebooks, notebooks clean, notebook tests, papermill smoke, pytest.
+PY      ?= python
+DATA    ?= data/humanml3d_synth
+SEED    ?= 0
+N       ?=
+SMOKE   := _runs/smoke
+
+.PHONY: data report test sync-check nbtest smoke pytest clean-runs
+
+$(DATA)/dataset.json:
+	$(PY) -m data_prep.synthetic --out $(DATA) --seed $(SEED) $(if $(N),--n $(N))
+
+data: $(DATA)/dataset.json
+
+report: data
+	mkdir -p reports/dataset
+	papermill nbs/reproduce_dataset.ipynb reports/dataset/dataset.ipynb -k python3 --cwd nbs \
+		-p data_root $(abspath $(DATA)) -p out_dir $(abspath reports/dataset) -p seed $(SEED)
+	jupyter nbconvert --to html --no-input --embed-images reports/dataset/dataset.ipynb --output dataset.html
+	@echo "report: reports/dataset/dataset.html"
+
+sync-check:
+	nbdev_export
+	git diff --exit-code --stat -- easytune || (echo "easytune/ is out of sync with nbs/: run nbdev_export and commit"; exit 1)
+	test -z "$$(git status --porcelain -- easytune)" || (git status --porcelain -- easytune; echo "nbdev_export created untracked files"; exit 1)
+	nbdev_clean
+	git diff --exit-code --stat -- nbs || (echo "notebooks are not clean: run nbdev_clean and commit"; exit 1)
+
+nbtest:
+	nbdev_test --n_workers 0 --timing
+
+smoke:
+	rm -rf $(SMOKE) && mkdir -p $(SMOKE)
+	papermill nbs/reproduce_dataset.ipynb $(SMOKE)/dataset.ipynb -k python3 --cwd nbs -p out_dir $(abspath $(SMOKE)/dataset)
+	jupyter nbconvert --to html --no-input --embed-images $(SMOKE)/dataset.ipynb
+
+pytest:
+	$(PY) -m pytest -q tests
+
+test: sync-check nbtest smoke pytest
+
+clean-runs:
+	rm -rf _runs
