@@ -200,7 +200,7 @@ class Stage:
     "One training stage: what to optimise and how to score a batch."
     name: str                          # e.g. 'mld-vae'
     model: nn.Module                   # the module whose state is checkpointed and restored
-    params: list                       # parameters the optimiser updates
+    params: list                       # parameters the optimiser updates (or AdamW parameter groups: dicts with 'params', 'lr')
     loss_fn: Callable                  # (batch: dict, generator: torch.Generator) -> (loss tensor, {name: float})
     iters: int                         # optimiser steps
     lr: float = 1e-4
@@ -233,6 +233,7 @@ def fit(stage: Stage, train_ds, val_ds=None, seed: int = 0, progress: bool = Tru
     "Run one training stage (seeded, resumable, best-val selection)."
     if stage.iters < 1: raise ValueError(f"stage {stage.name}: iters must be >= 1, got {stage.iters}")
     opt = torch.optim.AdamW(stage.params, lr=stage.lr, weight_decay=stage.weight_decay)
+    flat = [p for g in opt.param_groups for p in g['params']]
     hist = {'loss': [], 'logs': [], 'val': [], 'best_val': math.inf, 'seconds': 0.0}
     best_state, start = None, 0
     ckpt = Path(checkpoint) if checkpoint else None
@@ -249,9 +250,9 @@ def fit(stage: Stage, train_ds, val_ds=None, seed: int = 0, progress: bool = Tru
         batch = seeded_batch(train_ds, stage.batch_size, seed, k)
         loss, logs = stage.loss_fn(batch, torch.Generator().manual_seed(seed * 1_000_003 + k))
         opt.zero_grad(set_to_none=True); loss.backward()
-        if stage.grad_clip: nn.utils.clip_grad_norm_(stage.params, stage.grad_clip)
+        if stage.grad_clip: nn.utils.clip_grad_norm_(flat, stage.grad_clip)
         opt.step()
-        hist['loss'].append(float(loss.detach())); hist['logs'].append({n: float(v) for n, v in logs.items()})
+        hist['loss'].append(float(loss.detach())); hist['logs'].append({n: float(torch.as_tensor(v).detach()) for n, v in logs.items()})
         it = k + 1
         if val_ds is not None and stage.val_every and (it % stage.val_every == 0 or it == stage.iters):
             v = _validate(stage, val_ds, seed); hist['val'].append((it, v))

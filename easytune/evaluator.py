@@ -14,7 +14,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 # %% auto #0
 __all__ = ['EvaluatorConfig', 'MovementConvEncoder', 'MovementConvDecoder', 'TextEncoderBiGRUCo', 'MotionEncoderBiGRUCo',
            'to_evaluator_space', 'T2MEvaluator', 'LearnedWordVectors', 'EvaluatorTrainConfig', 'contrastive_loss',
-           'train_movement_autoencoder', 'train_matching', 'train_evaluator']
+           'evaluator_stages', 'train_evaluator']
 
 # %% ../nbs/05_evaluator.ipynb #13de14c4
 @dataclass
@@ -193,16 +193,14 @@ class LearnedWordVectors(nn.Module):
         return save_word_vectorizer(folder, self.words, self.vectors.detach().numpy(), overwrite=overwrite)
 
 # %% ../nbs/05_evaluator.ipynb #01917996
-from dataclasses import field
-import copy, math, time
-from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
-from .data import HumanML3D, collate_sorted
+import math, time
+from .data import HumanML3D
+from .backbone import Stage, fit
 
 @dataclass
 class EvaluatorTrainConfig:
     batch_size: int = 32            # upstream default
-    lr: float = 1e-4                # Adam, both stages
+    lr: float = 1e-4                # Adam (AdamW with no weight decay), both stages
     word_lr: float = 1e-3           # learned word vectors
     movement_iters: int = 1500      # stage A iterations
     window: int = 24                # stage A window length (frames)
@@ -210,28 +208,17 @@ class EvaluatorTrainConfig:
     smoothness: float = 0.001
     matching_iters: int = 3000      # stage B iterations
     margin: float = 10.0            # contrastive margin (upstream overrides the class default 3)
-    grad_clip: float = 0.5
-    val_every: int = 250            # stage B validation period (iterations)
+    grad_clip: float = 0.5          # stage B
+    val_every: int = 250            # validation period (iterations), both stages
     val_batches: int = 16           # batches of the val split used for model selection
     seed: int = 0
 
     def __post_init__(self):
         for k in ('batch_size', 'movement_iters', 'window', 'matching_iters', 'val_every', 'val_batches'):
             v = getattr(self, k)
-            if not isinstance(v, int) or v < (2 if k == 'batch_size' else 0):
-                raise ValueError(f"EvaluatorTrainConfig.{k}: expected an int >= {2 if k == 'batch_size' else 0}, got {v!r}")
+            if not isinstance(v, int) or v < (2 if k == 'batch_size' else 1):
+                raise ValueError(f"EvaluatorTrainConfig.{k}: expected an int >= {2 if k == 'batch_size' else 1}, got {v!r}")
         if self.window % 4: raise ValueError(f"EvaluatorTrainConfig.window: expected a multiple of 4, got {self.window}")
-
-def _batches(ds, batch_size, seed, n=None):
-    "Endless (or n) shuffled, seeded batches; each pass over the data is a new epoch of the dataset."
-    epoch, done = 0, 0
-    while True:
-        ds.set_epoch(epoch)
-        g = torch.Generator().manual_seed(seed * 1000 + epoch)
-        for b in DataLoader(ds, batch_size=batch_size, shuffle=True, drop_last=True, collate_fn=collate_sorted, generator=g):
-            yield b; done += 1
-            if n is not None and done >= n: return
-        epoch += 1
 
 def contrastive_loss(text_emb, motion_emb, shift, margin=10.0):
     "Hadsell margin loss with cyclically shifted negatives -> (total, positive term, negative term)."
@@ -241,86 +228,61 @@ def contrastive_loss(text_emb, motion_emb, shift, margin=10.0):
     neg = (torch.clamp(margin - d_neg, min=0) ** 2).mean()
     return pos + neg, pos, neg
 
-# %% ../nbs/05_evaluator.ipynb #3eca00f2
-def train_movement_autoencoder(ev: T2MEvaluator, train_ds: HumanML3D, cfg: EvaluatorTrainConfig, progress=True) -> list:
-    "Stage A: train `ev.movement_encoder` with a conv decoder on random windows; returns the loss history."
+# %% ../nbs/05_evaluator.ipynb #8de596c8
+def evaluator_stages(ev: T2MEvaluator, words: LearnedWordVectors, cfg: EvaluatorTrainConfig) -> list: # [stage A, stage B]
+    "Stage A (movement auto-encoder) and stage B (text-motion matching) of the T2M evaluator."
     c = ev.config
-    dec = MovementConvDecoder(c.dim_movement_latent, c.dim_movement_enc_hidden, c.dim_pose)
-    dec.apply(_xavier_init)
-    opt = torch.optim.Adam(list(ev.movement_encoder.parameters()) + list(dec.parameters()), lr=cfg.lr)
-    rng, hist = np.random.default_rng(cfg.seed), []
-    ev.movement_encoder.train(); dec.train()
-    bar = tqdm(_batches(train_ds, cfg.batch_size, cfg.seed, cfg.movement_iters), total=cfg.movement_iters,
-               desc='evaluator A: movement AE', disable=not progress)
-    for b in bar:
-        lens = b['m_length'].numpy()
-        starts = [int(rng.integers(0, max(int(l) - cfg.window, 0) + 1)) for l in lens]
-        x = torch.stack([b['motion'][i, s:s + cfg.window] for i, s in enumerate(starts)])   # [B, window, D]
-        z = ev.movement_codes(x)                                                              # [B, window/4, 512]
-        rec = dec(z)
-        loss = (rec - x).abs().mean() + cfg.sparsity * z.abs().mean() + cfg.smoothness * (z[:, 1:] - z[:, :-1]).abs().mean()
-        opt.zero_grad(); loss.backward(); opt.step()
-        hist.append(loss.item()); bar.set_postfix(loss=f'{hist[-1]:.4f}')
-    return hist
+    dec = MovementConvDecoder(c.dim_movement_latent, c.dim_movement_enc_hidden, c.dim_pose); dec.apply(_xavier_init)
+    ae = nn.ModuleDict({'movement_encoder': ev.movement_encoder, 'decoder': dec})
 
-@torch.no_grad()
-def _val_loss(ev, words, val_ds, cfg):
-    ev.eval(); rng = np.random.default_rng(cfg.seed + 1); tot = []
-    for b in _batches(val_ds, cfg.batch_size, cfg.seed + 7, cfg.val_batches):
-        we, po = words(b['tokens'])
-        t, m = ev.text_embedding(we, po, b['sent_len']), ev.motion_embedding(b['motion'], b['m_length'])
-        tot.append(contrastive_loss(t, m, int(rng.integers(0, cfg.batch_size - 1)), cfg.margin)[0].item())
-    return float(np.mean(tot))
+    def loss_a(b, g):
+        x = b['motion']; lens = b['m_length']
+        hi = torch.clamp(lens - cfg.window, min=0) + 1
+        starts = (torch.rand(len(x), generator=g) * hi).long()
+        x = torch.stack([x[i, s:s + cfg.window] for i, s in enumerate(starts.tolist())])     # [B, window, D]
+        z = ev.movement_codes(x)                                                            # [B, window/4, 512]
+        rec = (dec(z) - x).abs().mean()
+        sparse, smooth = z.abs().mean(), (z[:, 1:] - z[:, :-1]).abs().mean()
+        return rec + cfg.sparsity * sparse + cfg.smoothness * smooth, {'rec': rec}
 
-def train_matching(ev: T2MEvaluator, words: LearnedWordVectors, train_ds: HumanML3D, val_ds: HumanML3D,
-                   cfg: EvaluatorTrainConfig, progress=True) -> dict:
-    "Stage B: text and motion encoders (+ word vectors) with the margin loss; keeps the best-val weights."
-    params = list(ev.text_encoder.parameters()) + list(ev.motion_encoder.parameters())
-    opt = torch.optim.Adam([{'params': params, 'lr': cfg.lr}, {'params': words.parameters(), 'lr': cfg.word_lr}])
-    rng = np.random.default_rng(cfg.seed)
-    hist = {'loss': [], 'pos': [], 'neg': [], 'val': []}
-    best = (math.inf, None)
-    bar = tqdm(_batches(train_ds, cfg.batch_size, cfg.seed + 1, cfg.matching_iters), total=cfg.matching_iters,
-               desc='evaluator B: matching', disable=not progress)
-    for it, b in enumerate(bar, 1):
-        ev.train(); ev.movement_encoder.eval()
+    matcher = nn.ModuleDict({'text_encoder': ev.text_encoder, 'motion_encoder': ev.motion_encoder, 'words': words})
+    def loss_b(b, g):
         we, po = words(b['tokens'])
         t = ev.text_embedding(we, po, b['sent_len'])
-        with torch.no_grad(): codes = ev.movement_codes(b['motion'])
-        m = ev.motion_encoder(codes, torch.div(b['m_length'], 4, rounding_mode='floor'))
-        loss, pos, neg = contrastive_loss(t, m, int(rng.integers(0, cfg.batch_size - 1)), cfg.margin)
-        opt.zero_grad(); loss.backward()
-        nn.utils.clip_grad_norm_(params + list(words.parameters()), cfg.grad_clip)
-        opt.step()
-        for k, v in zip(('loss', 'pos', 'neg'), (loss, pos, neg)): hist[k].append(v.item())
-        if it % cfg.val_every == 0 or it == cfg.matching_iters:
-            v = _val_loss(ev, words, val_ds, cfg); hist['val'].append((it, v))
-            if v < best[0]: best = (v, copy.deepcopy((ev.text_encoder.state_dict(), ev.motion_encoder.state_dict(), words.state_dict())))
-            bar.set_postfix(loss=f"{np.mean(hist['loss'][-50:]):.3f}", val=f'{v:.3f}')
-    if best[1] is not None:
-        te, me, wv = best[1]
-        ev.text_encoder.load_state_dict(te); ev.motion_encoder.load_state_dict(me); words.load_state_dict(wv)
-    hist['best_val'] = best[0]
-    ev.eval()
-    return hist
+        with torch.no_grad(): codes = ev.movement_codes(b['motion'])                       # frozen, eval mode
+        m = ev.motion_encoder(codes, torch.div(b['m_length'], c.unit_length, rounding_mode='floor'))
+        shift = int(torch.randint(0, len(t) - 1, (1,), generator=g))                       # [0, B-2], as upstream
+        loss, pos, neg = contrastive_loss(t, m, shift, cfg.margin)
+        return loss, {'pos': pos, 'neg': neg}
 
-# %% ../nbs/05_evaluator.ipynb #8de596c8
+    common = dict(batch_size=cfg.batch_size, val_every=cfg.val_every, val_batches=cfg.val_batches, weight_decay=0.0)
+    stage_a = Stage('evaluator-movement', ae, list(ae.parameters()), loss_a, iters=cfg.movement_iters, lr=cfg.lr,
+                    grad_clip=None, train_modules=(ae,), **common)
+    groups = [{'params': list(ev.text_encoder.parameters()) + list(ev.motion_encoder.parameters()), 'lr': cfg.lr},
+              {'params': list(words.parameters()), 'lr': cfg.word_lr}]
+    stage_b = Stage('evaluator-matching', matcher, groups, loss_b, iters=cfg.matching_iters, lr=cfg.lr,
+                    grad_clip=cfg.grad_clip, train_modules=(ev.text_encoder, ev.motion_encoder), **common)
+    return [stage_a, stage_b]
+
+# %% ../nbs/05_evaluator.ipynb #6c04967e
 def train_evaluator(root, # a HumanML3D-format folder (with meta/mean.npy, meta/std.npy)
                     config: EvaluatorConfig | None = None, train: EvaluatorTrainConfig | None = None,
-                    spec='humanml3d', progress=True) -> tuple: # (evaluator, learned word vectors, history)
-    "Train a T2M evaluator on the train split (val selects the checkpoint) in the evaluator normalisation."
+                    spec='humanml3d', progress=True,
+                    checkpoint_dir=None, # folder for resumable stage checkpoints (None: no checkpoints)
+                   ) -> tuple: # (evaluator, learned word vectors, history)
+    "Train a T2M evaluator on the train split (val selects the checkpoints), in the evaluator normalisation."
     train = train or EvaluatorTrainConfig()
-    torch.manual_seed(train.seed)
     tr = HumanML3D(root, 'train', spec=spec, normalise='evaluator', seed=train.seed, progress=progress)
     va = HumanML3D(root, 'val', spec=spec, normalise='evaluator', seed=train.seed, progress=progress)
     config = config or EvaluatorConfig(dim_pose=tr.spec.feat_dim)
     if config.dim_pose != tr.spec.feat_dim:
         raise ValueError(f"config.dim_pose={config.dim_pose} but {root} has {tr.spec.feat_dim}-d features")
-    words = LearnedWordVectors(build_vocabulary(root, splits=('train', 'val', 'test')), dim=config.dim_word, seed=train.seed)
+    torch.manual_seed(train.seed)
     ev = T2MEvaluator(config)
-    t0 = time.perf_counter()
-    hist_a = train_movement_autoencoder(ev, tr, train, progress)
-    t1 = time.perf_counter()
-    hist_b = train_matching(ev, words, tr, va, train, progress)
-    t2 = time.perf_counter()
-    return ev, words, {'movement': hist_a, 'matching': hist_b, 'seconds': {'movement': t1 - t0, 'matching': t2 - t1}}
+    words = LearnedWordVectors(build_vocabulary(root, splits=('train', 'val', 'test')), dim=config.dim_word, seed=train.seed)
+    hist = {}
+    for st in evaluator_stages(ev, words, train):
+        ck = Path(checkpoint_dir) / f'{st.name}.ckpt' if checkpoint_dir else None
+        hist[st.name] = fit(st, tr, va, seed=train.seed, progress=progress, checkpoint=ck)
+    ev.eval()
+    return ev, words, hist
