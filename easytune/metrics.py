@@ -11,7 +11,7 @@ from scipy.linalg import sqrtm, LinAlgWarning
 
 # %% auto #0
 __all__ = ['METRIC_ORDER', 'euclidean_distance_matrix', 'r_precision', 'matching_score', 'gaussian_stats', 'frechet_distance',
-           'fid', 'diversity', 'multimodality', 'aggregate', 'format_table']
+           'fid', 'diversity', 'multimodality', 'aggregate', 'format_table', 'evaluate']
 
 # %% ../nbs/05a_metrics.ipynb #717e7795
 def _as_emb(x, name, ndim=2):
@@ -241,3 +241,74 @@ def format_table(df, # aggregate() output (optionally with a `model` column), or
     table = table[cols].fillna(missing)
     table.columns.name = None
     return table
+
+# %% ../nbs/05a_metrics.ipynb #080a73dd
+def _embed_batch(evaluator, words, batch):
+    "Text and motion embeddings of a collated batch (motions already in the evaluator normalisation)."
+    we, po = words(batch['tokens'])
+    t = evaluator.embed_text(we, po, batch['sent_len'])
+    m = evaluator.embed_motion(batch['motion'], batch['m_length'])
+    return t, m
+
+def evaluate(generator, # callable(captions, lengths, seed) -> dataset-normalised features [B, T, D]; None: real motions only
+             root, # HumanML3D-format folder
+             evaluator, # easytune.evaluator.T2MEvaluator (run in eval mode)
+             words, # callable: tokens [B][L] -> (word_embs, pos_onehot), e.g. LearnedWordVectors or a WordVectorizer wrapper
+             split: str = 'test', replications: int = 20, batch_size: int = 32,
+             diversity_pairs: int = 300, mm: bool = False, mm_texts: int = 100, mm_repeats: int = 30,
+             max_items: int | None = None, # use only the first max_items batches' worth of items (smoke runs)
+             seed: int = 0, model_name: str = 'model', progress: bool = True) -> pd.DataFrame:
+    "The T2M evaluation protocol: metrics per replication for real and generated motions, aggregated."
+    import torch
+    from tqdm.auto import tqdm
+    from easytune.data import HumanML3D, load_stats, collate_sorted
+    from easytune.evaluator import to_evaluator_space
+    if replications < 1: raise ValueError(f"replications: expected >= 1, got {replications}")
+    ds = HumanML3D(root, split, normalise='evaluator', seed=seed, progress=False)
+    mean, std = load_stats(root, 'dataset', ds.spec.feat_dim)
+    meta_mean, meta_std = load_stats(root, 'evaluator', ds.spec.feat_dim)
+    n_items = len(ds) if max_items is None else min(len(ds), max_items)
+    if n_items < batch_size: raise ValueError(f"split '{split}' has {n_items} items, fewer than one batch of {batch_size}")
+    rows = []
+    for r in tqdm(range(replications), desc=f'evaluating {model_name}', disable=not progress):
+        ds.set_epoch(r)
+        perm = np.random.default_rng([seed, r]).permutation(len(ds))[:n_items]
+        real_t, real_m, gen_m = [], [], []
+        for j in range(n_items // batch_size):
+            batch = collate_sorted([ds[int(i)] for i in perm[j * batch_size:(j + 1) * batch_size]])
+            t, m = _embed_batch(evaluator, words, batch)
+            real_t.append(t); real_m.append(m)
+            if generator is not None:
+                lens = batch['m_length']
+                with torch.no_grad(): x = generator(batch['caption'], lens, seed * 100_003 + r * 1009 + j)
+                x = torch.as_tensor(x)[:, :int(lens.max())].float()
+                x = to_evaluator_space(x, mean, std, meta_mean, meta_std) * (torch.arange(x.shape[1])[None, :, None] < lens[:, None, None])
+                gen_m.append(evaluator.embed_motion(x, lens))
+        real_t, real_m = np.concatenate(real_t), np.concatenate(real_m)
+        rs = np.random.default_rng([seed, r, 1])
+        row = {'model': 'Real', 'R': r_precision(real_t, real_m), 'MM-Dist': matching_score(real_t, real_m),
+               'FID': fid(real_m, real_m)}
+        if len(real_m) > diversity_pairs: row['Diversity'] = diversity(real_m, diversity_pairs, seed=rs)
+        rows.append(row)
+        if generator is not None:
+            gen_m = np.concatenate(gen_m)
+            row = {'model': model_name, 'R': r_precision(real_t, gen_m), 'MM-Dist': matching_score(real_t, gen_m),
+                   'FID': fid(real_m, gen_m)}
+            if len(gen_m) > diversity_pairs: row['Diversity'] = diversity(gen_m, diversity_pairs, seed=rs)
+            if mm: row['MModality'] = _multimodality_pass(generator, ds, evaluator, mean, std, meta_mean, meta_std,
+                                                          mm_texts, mm_repeats, seed, r)
+            rows.append(row)
+    return aggregate(rows)
+
+def _multimodality_pass(generator, ds, evaluator, mean, std, meta_mean, meta_std, n_texts, n_repeats, seed, r):
+    import torch
+    from easytune.evaluator import to_evaluator_space
+    idx = np.random.default_rng([seed, r, 2]).choice(len(ds), size=min(n_texts, len(ds)), replace=False)
+    embs = []
+    for i in idx:
+        item = ds[int(i)]
+        lens = torch.full((n_repeats,), item['m_length'])
+        with torch.no_grad(): x = torch.as_tensor(generator([item['caption']] * n_repeats, lens, seed * 7 + r * 31 + int(i)))
+        x = to_evaluator_space(x[:, :item['m_length']].float(), mean, std, meta_mean, meta_std)
+        embs.append(evaluator.embed_motion(x, lens))
+    return multimodality(np.stack(embs), n_pairs=min(10, n_repeats - 1), seed=np.random.default_rng([seed, r, 3]))
