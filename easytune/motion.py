@@ -384,9 +384,12 @@ def mean_std(features_list, # iterable of [T, D] feature arrays (or one [N, D] a
              joints_num=JOINTS_NUM, feat_bias=1.0 # divisor for the std of the root groups and the contacts
             ) -> tuple: # (mean [D], std [D]) float32
     "Dataset normalisation: per-dimension mean, group-averaged std."
-    x = np.concatenate([np.asarray(f, dtype=np.float64) for f in features_list], 0) \
-        if not isinstance(features_list, np.ndarray) else features_list.astype(np.float64)
-    mean, std = x.mean(0), x.std(0)
+    chunks = [features_list] if isinstance(features_list, np.ndarray) else list(features_list)
+    if not chunks: raise ValueError("features_list: expected at least one feature array")
+    n = sum(len(f) for f in chunks)
+    mean = sum(np.asarray(f, dtype=np.float64).sum(0) for f in chunks) / n            # two passes, one clip at a time:
+    var = sum(((np.asarray(f, dtype=np.float64) - mean) ** 2).sum(0) for f in chunks) / n   # no dataset-sized copy
+    std = np.sqrt(var)
     for name, s in feature_groups(joints_num).items():
         bias = feat_bias if name in ('rot_vel', 'lin_vel', 'root_y', 'contacts') else 1.0
         std[s] = std[s].mean() / bias
