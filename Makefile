@@ -2,22 +2,22 @@
 # `make report`: generate the embedded dataset (once) and render the reports under reports/.
 # `make test`  : library in sync with notebooks, notebooks clean, notebook tests, papermill smoke, pytest.
 PY      ?= python
-DATA    ?= data/humanml3d_synth
+DATA    ?=
 SEED    ?= 0
-N       ?=
 SMOKE   := _runs/smoke
+
 
 .PHONY: data report test sync-check nbtest smoke pytest clean-runs
 
-$(DATA)/dataset.json:
-	$(PY) -m data_prep.synthetic --out $(DATA) --seed $(SEED) $(if $(N),--n $(N))
+data:
+	$(PY) -c "from easytune.pretrain import default_data_root as d; print(d(seed=$(SEED)))"
 
-data: $(DATA)/dataset.json
-
-report: data
+# DATA: a HumanML3D-format folder; empty = the embedded dataset in $$EASYTUNE_CACHE (generated on first use)
+report:
 	mkdir -p reports/dataset
+	data="$(DATA)"; [ -n "$$data" ] || data=$$($(PY) -c "from easytune.pretrain import default_data_root as d; print(d(seed=$(SEED)))") && \
 	papermill nbs/reproduce_dataset.ipynb reports/dataset/dataset.ipynb -k python3 --cwd nbs \
-		-p data_root $(abspath $(DATA)) -p out_dir $(abspath reports/dataset) -p seed $(SEED)
+		-p data_root "$$data" -p out_dir $(abspath reports/dataset) -p seed $(SEED)
 	jupyter nbconvert --to html --no-input --embed-images reports/dataset/dataset.ipynb --output dataset.html
 	@echo "report: reports/dataset/dataset.html"
 
