@@ -192,7 +192,11 @@ def main(argv=None):
     p.add_argument('--profile', default='cpu', choices=PROFILES)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--force', action='store_true', help='retrain even if cached')
+    p.add_argument('--threads', type=int, default=None,
+                   help='torch threads (default: torch\'s choice; use 1 when other jobs share the cores: oversubscribed '
+                        'thread pools run many times slower)')
     a = p.parse_args(argv)
+    if a.threads: torch.set_num_threads(a.threads)
     kinds = sorted(RECIPES, key=lambda k: (len(RECIPES[k].depends_on), k)) if a.backbone == 'all' else [a.backbone]
     for k in kinds:
         if k not in RECIPES: raise ValueError(f"--backbone: expected one of {sorted(RECIPES)} or 'all', got {k!r}")
