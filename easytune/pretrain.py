@@ -122,6 +122,28 @@ def _evaluator_load(path):
 register_recipe(Recipe('evaluator', _evaluator_configs, _evaluator_build, _evaluator_stages, _evaluator_save, _evaluator_load))
 
 # %% ../nbs/06_pretrain.ipynb #6c2e0864
+def _backbone_io(cls):
+    return (lambda model, path: model.save(path)), (lambda path: cls.load(path).eval())
+
+def _splits(root, seed):
+    return load_split(root, 'train', 'dataset', seed), load_split(root, 'val', 'dataset', seed)
+
+from . import mdm as _mdm
+
+def _mdm_configs(profile):
+    if profile == 'smoke':
+        return _mdm.MDMConfig(d_model=32, layers=1, heads=2, ff=64, train_iters=4, batch_size=4, val_every=2,
+                              val_batches=1, train_crop=32), None
+    return _mdm.MDMConfig(), None
+
+def _mdm_stages(model, cfg, tcfg, root, deps):
+    tr, va = _splits(root, 0)
+    return [(st, tr, va) for st in _mdm.mdm_stages(model, precompute=[tr, va])]
+
+register_recipe(Recipe('mdm', _mdm_configs, lambda cfg, tcfg, root, deps: _mdm.MDM(cfg), _mdm_stages,
+                       *_backbone_io(_mdm.MDM)))
+
+# %% ../nbs/06_pretrain.ipynb #2af6e8ea
 _SPLITS: dict = {}
 def load_split(root, split, normalise='dataset', seed=0):
     "A HumanML3D split, loaded once per process."
@@ -183,7 +205,7 @@ def pretrain(kind: str, # 'mld', 'mdm', 'mlcm' or 'evaluator'
     for st_ck in folder.glob('*.ckpt'): st_ck.unlink()              # the finished model supersedes stage checkpoints
     return r.load(final), info
 
-# %% ../nbs/06_pretrain.ipynb #a29c7800
+# %% ../nbs/06_pretrain.ipynb #08e0b5f5
 def main(argv=None):
     "python -m easytune.pretrain --backbone mld|mdm|mlcm|evaluator|all [--data DIR] [--profile cpu|smoke] [--seed S]"
     p = argparse.ArgumentParser(prog='python -m easytune.pretrain', description=main.__doc__)
