@@ -143,7 +143,40 @@ def _mdm_stages(model, cfg, tcfg, root, deps):
 register_recipe(Recipe('mdm', _mdm_configs, lambda cfg, tcfg, root, deps: _mdm.MDM(cfg), _mdm_stages,
                        *_backbone_io(_mdm.MDM)))
 
-# %% ../nbs/06_pretrain.ipynb #2af6e8ea
+# %% ../nbs/06_pretrain.ipynb #7c91a5bc
+from . import mld as _mld, mlcm as _mlcm
+
+_TINY_MLD = dict(latent_dim=8, vae_d_model=16, vae_layers=1, vae_heads=2, vae_ff=32, d_model=16, layers=3, heads=2, ff=32,
+                 vae_iters=4, vae_batch_size=4, denoiser_iters=4, denoiser_batch_size=4, val_every=2, val_batches=1,
+                 scale_batches=1)
+
+def _mld_configs(profile):
+    return (_mld.MLDConfig(**_TINY_MLD) if profile == 'smoke' else _mld.MLDConfig()), None
+
+def _mld_stages(model, cfg, tcfg, root, deps):
+    tr, va = _splits(root, 0)
+    return [(st, tr, va) for st in _mld.mld_stages(model, tr)]
+
+register_recipe(Recipe('mld', _mld_configs, lambda cfg, tcfg, root, deps: _mld.MLD(cfg), _mld_stages,
+                       *_backbone_io(_mld.MLD)))
+
+_DISTILL = ('sampler', 'num_steps', 'cfg_scale', 'guidance_w', 'w_min', 'w_max', 'w_scale', 'original_steps', 'sigma_data',
+            'timestep_scaling', 'ema_decay', 'huber_c', 'distill_iters', 'distill_lr', 'distill_batch_size')
+
+def _mlcm_configs(profile):
+    if profile == 'smoke': return _mlcm.MLCMConfig(**_TINY_MLD, distill_iters=4, distill_batch_size=4), None
+    return _mlcm.MLCMConfig(), None
+
+def _mlcm_build(cfg, tcfg, root, deps):
+    return _mlcm.MLCM.from_mld(deps['mld'], **{k: getattr(cfg, k) for k in _DISTILL})
+
+def _mlcm_stages(model, cfg, tcfg, root, deps):
+    tr, va = _splits(root, 0)
+    return [(_mlcm.mlcm_stage(model, deps['mld']), tr, va)]
+
+register_recipe(Recipe('mlcm', _mlcm_configs, _mlcm_build, _mlcm_stages, *_backbone_io(_mlcm.MLCM), depends_on=('mld',)))
+
+# %% ../nbs/06_pretrain.ipynb #78f5b69c
 _SPLITS: dict = {}
 def load_split(root, split, normalise='dataset', seed=0):
     "A HumanML3D split, loaded once per process."
@@ -205,7 +238,7 @@ def pretrain(kind: str, # 'mld', 'mdm', 'mlcm' or 'evaluator'
     for st_ck in folder.glob('*.ckpt'): st_ck.unlink()              # the finished model supersedes stage checkpoints
     return r.load(final), info
 
-# %% ../nbs/06_pretrain.ipynb #08e0b5f5
+# %% ../nbs/06_pretrain.ipynb #b8672d28
 def main(argv=None):
     "python -m easytune.pretrain --backbone mld|mdm|mlcm|evaluator|all [--data DIR] [--profile cpu|smoke] [--seed S]"
     p = argparse.ArgumentParser(prog='python -m easytune.pretrain', description=main.__doc__)
