@@ -136,14 +136,9 @@ class Backbone(nn.Module):
     # --- checkpoints -------------------------------------------------------------------------------------------
     def save(self, path):
         "Write {kind, config, state_dict} atomically (temp file + rename)."
-        path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp'); os.close(fd)
-        try:
-            torch.save({'kind': self.kind, 'config': asdict(self.config), 'state_dict': self.state_dict()}, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp): os.unlink(tmp)
-        return path
+        from easytune.data import atomic_write
+        ck = {'kind': self.kind, 'config': asdict(self.config), 'state_dict': self.state_dict()}
+        return atomic_write(path, lambda f: torch.save(ck, f))
 
     @classmethod
     def load(cls, path, map_location='cpu'):
@@ -182,6 +177,7 @@ class ToyBackbone(Backbone):
 import copy, math, time
 from typing import Callable
 from tqdm.auto import tqdm
+from .data import atomic_write
 
 def seeded_batch(ds, # a Dataset of dict items with `set_epoch` (easytune.data.HumanML3D)
                  batch_size: int, seed: int, index: int, # which batch of the seeded stream
@@ -210,13 +206,6 @@ class Stage:
     val_every: int = 250               # 0: no validation (the last weights are kept)
     val_batches: int = 8
     train_modules: tuple = ()          # sub-modules in train mode during the stage (the rest stay in eval mode)
-
-def _atomic_torch_save(obj, path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp'); os.close(fd)
-    try: torch.save(obj, tmp); os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp): os.unlink(tmp)
 
 @torch.no_grad()
 def _validate(stage, val_ds, seed):
@@ -260,8 +249,9 @@ def fit(stage: Stage, train_ds, val_ds=None, seed: int = 0, progress: bool = Tru
         bar.set_postfix(loss=f"{np.mean(hist['loss'][-50:]):.4f}", **({'val': f"{hist['val'][-1][1]:.4f}"} if hist['val'] else {}))
         hist['seconds'] = time.perf_counter() - t0
         if ckpt and (it % checkpoint_every == 0 or it == stage.iters):
-            _atomic_torch_save({'stage': stage.name, 'model': stage.model.state_dict(), 'optimizer': opt.state_dict(),
-                                'history': hist, 'best_state': best_state, 'iteration': it}, ckpt)
+            state = {'stage': stage.name, 'model': stage.model.state_dict(), 'optimizer': opt.state_dict(),
+                     'history': hist, 'best_state': best_state, 'iteration': it}
+            atomic_write(ckpt, lambda f: torch.save(state, f))
         if stop_after is not None and it >= stop_after: return hist
     if best_state is not None: stage.model.load_state_dict(best_state)
     stage.model.eval()

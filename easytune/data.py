@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['HUMANML3D', 'KIT', 'SPECS', 'POS_ENUMERATOR', 'VIP_WORDS', 'STATS_FILES', 'DatasetSpec', 'get_spec', 'Problem',
            'DatasetFormatError', 'pos_onehot', 'TextLine', 'parse_text_line', 'read_text_file', 'WordVectorizer',
-           'read_split', 'build_vocabulary', 'save_word_vectorizer', 'sample_crop', 'wrap_tokens', 'load_stats',
-           'toy_text_line', 'make_toy_folder', 'ClipEntry', 'scan_clips', 'HumanML3D', 'collate_sorted']
+           'read_split', 'build_vocabulary', 'atomic_write', 'save_word_vectorizer', 'sample_crop', 'wrap_tokens',
+           'load_stats', 'toy_text_line', 'make_toy_folder', 'ClipEntry', 'scan_clips', 'HumanML3D', 'collate_sorted']
 
 # %% ../nbs/01_data.ipynb #88699ca8
 import math, os, pickle, re, tempfile, warnings, zlib
@@ -261,8 +261,10 @@ def build_vocabulary(root, # a HumanML3D-format folder
     special = ['sos', 'eos', 'unk']
     return special + sorted(words - set(special))
 
-def _atomic_write(path:Path, write_fn):
-    "Write through `write_fn(file)` to a temporary file in the same folder, then rename onto `path`."
+def atomic_write(path, # destination file
+                 write_fn) -> Path: # called with an open binary file
+    "Write through `write_fn(file)` to a temporary file in the same folder, then rename onto `path` (the project's one atomic write)."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
     try:
         with os.fdopen(fd, 'wb') as f: write_fn(f)
@@ -270,6 +272,7 @@ def _atomic_write(path:Path, write_fn):
     except BaseException:
         if os.path.exists(tmp): os.unlink(tmp)
         raise
+    return path
 
 def save_word_vectorizer(folder, # output folder (created if needed)
                          words:Sequence[str], # vocabulary; must start with 'sos', 'eos', 'unk'
@@ -294,9 +297,9 @@ def save_word_vectorizer(folder, # output folder (created if needed)
     paths = [folder / f'{prefix}_{k}' for k in ('words.pkl', 'idx.pkl', 'data.npy')]
     if not overwrite and any(p.exists() for p in paths):
         raise FileExistsError(f"{folder}: {prefix}_* files already exist (pass overwrite=True to replace them)")
-    _atomic_write(paths[0], lambda f: pickle.dump(words, f, protocol=4))
-    _atomic_write(paths[1], lambda f: pickle.dump({w: i for i, w in enumerate(words)}, f, protocol=4))
-    _atomic_write(paths[2], lambda f: np.save(f, vectors))
+    atomic_write(paths[0], lambda f: pickle.dump(words, f, protocol=4))
+    atomic_write(paths[1], lambda f: pickle.dump({w: i for i, w in enumerate(words)}, f, protocol=4))
+    atomic_write(paths[2], lambda f: np.save(f, vectors))
     return folder
 
 # %% ../nbs/01_data.ipynb #969fb293

@@ -38,7 +38,7 @@ class MLDConfig(BackboneConfig):
     layers: int = 5                     # denoiser layers (odd with skip connections; MLD: 9)
     heads: int = 4
     ff: int = 512                       # denoiser feed-forward size (MLD: 1024)
-    dropout: float = 0.1                # dropout of every transformer layer
+    dropout: float = 0.0                # dropout of every transformer layer (MLD: 0.1; the CPU runs under-fit)
     skip_connections: bool = True       # U-Net-like long skips in the VAE and the denoiser (MLD: yes)
     text_relu: bool = False             # MLD's ReLU before the text projection
     # training (two stages: VAE, then denoiser with the VAE frozen)
@@ -46,7 +46,7 @@ class MLDConfig(BackboneConfig):
     vae_lr: float = 5e-4
     vae_batch_size: int = 32
     denoiser_iters: int = 4000
-    denoiser_lr: float = 2e-4
+    denoiser_lr: float = 1e-3
     denoiser_batch_size: int = 32
     val_every: int = 250                # validation cadence of both stages (best-val weights kept)
     val_batches: int = 4

@@ -79,7 +79,7 @@ def cache_key(kind, config, train_config, seed, fingerprint, dep_keys=(), versio
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
 # %% ../nbs/06_pretrain.ipynb #ba2400b7
-from .data import HumanML3D, WordVectorizer, build_vocabulary
+from .data import HumanML3D, WordVectorizer, build_vocabulary, atomic_write
 from .backbone import fit
 from . import evaluator as _ev
 
@@ -107,9 +107,9 @@ def _evaluator_stages(model, cfg, tcfg, root, deps):
 
 def _evaluator_save(model, path):
     path = Path(path)
-    _atomic(path, lambda p: torch.save({'kind': 'evaluator', 'config': asdict(model.evaluator.config),
+    atomic_write(path, lambda f: torch.save({'kind': 'evaluator', 'config': asdict(model.evaluator.config),
                                         **model.evaluator.state_dict_official(), 'words': model.words.words,
-                                        'word_vectors': model.words.vectors.detach().clone()}, p))
+                                        'word_vectors': model.words.vectors.detach().clone()}, f))
     model.words.save(path.parent / 'glove')
 
 def _evaluator_load(path):
@@ -184,13 +184,6 @@ def load_split(root, split, normalise='dataset', seed=0):
     if k not in _SPLITS: _SPLITS[k] = HumanML3D(root, split, normalise=normalise, seed=seed, progress=False)
     return _SPLITS[k]
 
-def _atomic(path: Path, write: Callable):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp'); os.close(fd)
-    try: write(tmp); os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp): os.unlink(tmp)
-
 def n_parameters(model: nn.Module) -> int: return sum(p.numel() for p in model.parameters())
 
 def model_dir(kind, data_root=None, profile='cpu', seed=0, config=None, train_config=None) -> Path:
@@ -234,7 +227,7 @@ def pretrain(kind: str, # 'mld', 'mdm', 'mlcm' or 'evaluator'
             'data_fingerprint': dataset_fingerprint(data_root), 'parameters': n_parameters(model),
             'stages': hist, 'train_seconds': round(time.perf_counter() - t0, 2), 'config': _jsonable(cfg),
             'train_config': _jsonable(tcfg), 'torch_threads': torch.get_num_threads()}
-    _atomic(info_path, lambda p: Path(p).write_text(json.dumps(info, indent=1, default=str)))
+    atomic_write(info_path, lambda f: f.write(json.dumps(info, indent=1, default=str).encode()))
     for st_ck in folder.glob('*.ckpt'): st_ck.unlink()              # the finished model supersedes stage checkpoints
     return r.load(final), info
 
