@@ -237,7 +237,9 @@ def fit(stage: Stage, train_ds, val_ds=None, seed: int = 0, progress: bool = Tru
         stage.model.eval()
         for m in stage.train_modules: m.train()
         batch = seeded_batch(train_ds, stage.batch_size, seed, k)
-        loss, logs = stage.loss_fn(batch, torch.Generator().manual_seed(seed * 1_000_003 + k))
+        with torch.random.fork_rng(devices=[]):          # dropout draws from the global RNG: seed it per iteration too
+            torch.manual_seed(seed * 1_000_003 + k)
+            loss, logs = stage.loss_fn(batch, torch.Generator().manual_seed(seed * 1_000_003 + k))
         opt.zero_grad(set_to_none=True); loss.backward()
         if stage.grad_clip: nn.utils.clip_grad_norm_(flat, stage.grad_clip)
         opt.step()
