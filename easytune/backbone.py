@@ -15,7 +15,7 @@ from .text import TextEncoderConfig, get_text_encoder
 
 # %% auto #0
 __all__ = ['sinusoidal_embedding', 'TimestepEmbedding', 'length_mask', 'BackboneConfig', 'Backbone', 'ToyBackboneConfig',
-           'ToyBackbone', 'seeded_batch', 'Stage', 'fit']
+           'ToyBackbone', 'dropout_rng', 'seeded_batch', 'Stage', 'fit']
 
 # %% ../nbs/04_backbone.ipynb #8d1ee863
 def sinusoidal_embedding(t, # [B] timesteps (any real values)
@@ -174,10 +174,21 @@ class ToyBackbone(Backbone):
     def denoiser_parameters(self): return list(self.net.parameters())
 
 # %% ../nbs/04_backbone.ipynb #115c83f9
-import copy, math, time
+import contextlib, copy, math, time
 from typing import Callable
 from tqdm.auto import tqdm
 from .data import atomic_write
+
+@contextlib.contextmanager
+def dropout_rng(generator: torch.Generator | None, # seeds the global RNG in the block (None: only isolate it)
+                device=None): # the model's device (CUDA generators are forked and seeded too)
+    "Seed torch's global RNG (which dropout draws from) from `generator` inside the block, restoring it afterwards."
+    device = torch.device(device or 'cpu')
+    with torch.random.fork_rng(devices=[device] if device.type == 'cuda' else []):
+        if generator is not None:
+            seed = int(torch.randint(0, 2 ** 62, (1,), generator=generator))
+            torch.manual_seed(seed)
+        yield
 
 def seeded_batch(ds, # a Dataset of dict items with `set_epoch` (easytune.data.HumanML3D)
                  batch_size: int, seed: int, index: int, # which batch of the seeded stream
@@ -237,8 +248,7 @@ def fit(stage: Stage, train_ds, val_ds=None, seed: int = 0, progress: bool = Tru
         stage.model.eval()
         for m in stage.train_modules: m.train()
         batch = seeded_batch(train_ds, stage.batch_size, seed, k)
-        with torch.random.fork_rng(devices=[]):          # dropout draws from the global RNG: seed it per iteration too
-            torch.manual_seed(seed * 1_000_003 + k)
+        with dropout_rng(torch.Generator().manual_seed(seed * 1_000_003 + k), next(stage.model.parameters()).device):
             loss, logs = stage.loss_fn(batch, torch.Generator().manual_seed(seed * 1_000_003 + k))
         opt.zero_grad(set_to_none=True); loss.backward()
         if stage.grad_clip: nn.utils.clip_grad_norm_(flat, stage.grad_clip)

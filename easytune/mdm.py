@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import torch
 from torch import nn
-from .backbone import Backbone, BackboneConfig, Stage, TimestepEmbedding, sinusoidal_embedding, length_mask
+from .backbone import Backbone, BackboneConfig, Stage, TimestepEmbedding, sinusoidal_embedding, length_mask, dropout_rng
 from .diffusion import DDIMSampler, q_sample, diffusion_loss, drop_condition
 
 # %% auto #0
@@ -178,8 +178,7 @@ def mdm_loss(model: MDM,              # the backbone
     mask = length_mask(lengths, x0.shape[1])
     # dropout draws from the global RNG: seed it from `generator` inside a fork, so that a batch's loss is a function
     # of (weights, batch, generator) alone and resumed runs are bit-identical; the global RNG is left untouched
-    with torch.random.fork_rng(devices=[dev] if dev.type == 'cuda' else []):
-        if generator is not None: torch.manual_seed(int(torch.randint(0, 2 ** 62, (1,), generator=generator)))
+    with dropout_rng(generator, dev):
         pred = model.denoise(q_sample(x0, t, noise, model.schedule), t, cond, lengths, pos_offset=off)
     loss = diffusion_loss(pred, x0, noise, t, prediction='x0', mask=mask)
     logs = {'x0': float(loss.detach())}

@@ -5,19 +5,18 @@
 # %% ../nbs/04a_mld.ipynb #e89457fc
 from __future__ import annotations
 import math, time
-from contextlib import contextmanager
 from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from .backbone import Backbone, BackboneConfig, Stage, TimestepEmbedding, length_mask, seeded_batch
+from .backbone import Backbone, BackboneConfig, Stage, TimestepEmbedding, length_mask, seeded_batch, dropout_rng
 from .diffusion import q_sample, diffusion_loss, drop_condition
 
 # %% auto #0
 __all__ = ['MLDConfig', 'SkipTransformer', 'encoder_layer', 'decoder_layer', 'sinusoid_table', 'MotionVAE', 'vae_loss',
-           'vae_batch_loss', 'LatentDenoiser', 'MLD', 'dropout_rng', 'LatentCache', 'mld_vae_loss', 'mld_denoiser_loss',
-           'mld_stages', 'time_stage', 'time_denoiser_call', 'time_decode']
+           'vae_batch_loss', 'LatentDenoiser', 'MLD', 'LatentCache', 'mld_vae_loss', 'mld_denoiser_loss', 'mld_stages',
+           'time_stage', 'time_denoiser_call', 'time_decode']
 
 # %% ../nbs/04a_mld.ipynb #8dc669ca
 @dataclass
@@ -291,16 +290,6 @@ class MLD(Backbone):
         return {'vae': n(self.vae), 'denoiser': n(self.denoiser), 'total': n(self)}
 
 # %% ../nbs/04a_mld.ipynb #c3e02499
-@contextmanager
-def dropout_rng(generator: torch.Generator, device=None):
-    "Seed the global RNG (which dropout draws from) from `generator` inside the block, restoring it afterwards."
-    seed = int(torch.randint(0, 2 ** 62, (1,), generator=generator))
-    device = torch.device(device or 'cpu')
-    with torch.random.fork_rng(devices=[device] if device.type == 'cuda' else []):
-        torch.default_generator.manual_seed(seed)
-        if device.type == 'cuda': torch.cuda.manual_seed(seed)
-        yield
-
 class LatentCache:
     "Memoised VAE means of motion crops for a frozen VAE (each computed alone, so independent of batch composition)."
     def __init__(self, model): self.model, self.store, self.hits, self.misses = model, {}, 0, 0
