@@ -357,7 +357,7 @@ def parse_line(line):
     return cap, [tuple(t.split('/')) for t in toks.split()], float(s), float(e)
 
 
-def _pick_vp(action, p, rng, specific_p=0.7, used=()):
+def _pick_vp(action, p, rng, specific_p=0.45, used=()):
     "A VP for one part: parameter-specific with probability `specific_p`, preferring ones not `used` yet."
     S, G = verb_phrases(action, p, rng)
     pool = S if (S and (rng.random() < specific_p or not G)) else G

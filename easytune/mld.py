@@ -44,7 +44,7 @@ class MLDConfig(BackboneConfig):
     vae_iters: int = 1050
     vae_lr: float = 5e-4
     vae_batch_size: int = 32
-    denoiser_iters: int = 4000
+    denoiser_iters: int = 8000
     denoiser_lr: float = 1e-3
     denoiser_batch_size: int = 32
     val_every: int = 250                # validation cadence of both stages (best-val weights kept)

@@ -22,7 +22,7 @@ def cache_root() -> Path:
     return Path(os.environ.get('EASYTUNE_CACHE') or Path.home() / '.cache' / 'easytune')
 
 def dataset_fingerprint(root) -> str: # 16 hex digits
-    "A cheap fingerprint of a HumanML3D-format folder: split files, statistics, and the feature files' names and sizes."
+    "A cheap fingerprint of a HumanML3D-format folder: split files, statistics, the feature files' names and sizes, and the captions' contents."
     root = Path(root)
     if not root.is_dir(): raise FileNotFoundError(f"dataset folder not found: {root}")
     h = hashlib.sha256()
@@ -32,6 +32,9 @@ def dataset_fingerprint(root) -> str: # 16 hex digits
     vecs = root / 'new_joint_vecs'
     for e in sorted(os.scandir(vecs), key=lambda e: e.name) if vecs.is_dir() else []:
         h.update(f'{e.name}:{e.stat().st_size};'.encode())
+    texts = root / 'texts'
+    for e in sorted(os.scandir(texts), key=lambda e: e.name) if texts.is_dir() else []:
+        h.update(e.name.encode()); h.update(Path(e.path).read_bytes())   # captions change what text-conditioned models learn
     return h.hexdigest()[:16]
 
 def default_data_root(seed: int = 0, # generator seed of the embedded dataset
