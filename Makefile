@@ -31,10 +31,10 @@ sync-check:
 nbtest:
 	nbdev_test --n_workers 0 --timing
 
+# papermill + nbconvert through the report runner (catches kernel/loopback problems nbdev_test cannot see)
 smoke:
 	rm -rf $(SMOKE) && mkdir -p $(SMOKE)
-	papermill nbs/reproduce_dataset.ipynb $(SMOKE)/dataset.ipynb -k python3 --cwd nbs -p out_dir $(abspath $(SMOKE)/dataset)
-	jupyter nbconvert --to html --no-input --embed-images $(SMOKE)/dataset.ipynb
+	$(PY) -m easytune.reproduce dataset --profile smoke --out $(SMOKE)
 
 pytest:
 	$(PY) -m pytest -q tests
