@@ -12,14 +12,11 @@ SMOKE   := _runs/smoke
 data:
 	$(PY) -c "from easytune.pretrain import default_data_root as d; print(d(seed=$(SEED)))"
 
-# DATA: a HumanML3D-format folder; empty = the embedded dataset in $$EASYTUNE_CACHE (generated on first use)
+# REPORTS: report names or 'all'; PROFILE: smoke | cpu | paper; DATA: a HumanML3D-format folder (empty: the embedded dataset)
+REPORTS ?= dataset
+PROFILE ?= cpu
 report:
-	mkdir -p reports/dataset
-	data="$(DATA)"; [ -n "$$data" ] || data=$$($(PY) -c "from easytune.pretrain import default_data_root as d; print(d(seed=$(SEED)))") && \
-	papermill nbs/reproduce_dataset.ipynb reports/dataset/dataset.ipynb -k python3 --cwd nbs \
-		-p data_root "$$data" -p out_dir $(abspath reports/dataset) -p seed $(SEED)
-	jupyter nbconvert --to html --no-input --embed-images reports/dataset/dataset.ipynb --output dataset.html
-	@echo "report: reports/dataset/dataset.html"
+	$(PY) -m easytune.reproduce $(REPORTS) --profile $(PROFILE) --seed $(SEED) $(if $(DATA),--data $(DATA),)
 
 sync-check:
 	nbdev_export

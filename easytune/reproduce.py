@@ -197,7 +197,9 @@ def report_metadata(executed) -> dict:
     res = Path(executed).parent / 'results.json'
     prov = {}
     if res.exists():
-        try: prov = json.loads(res.read_text()).get('provenance', {}) or {}
+        try:
+            r = json.loads(res.read_text())
+            prov = r.get('provenance') or {'git_commit': (r.get('git') or {}).get('commit')}
         except json.JSONDecodeError: prov = {}
     return {'name': Path(executed).stem, 'start_time': pmd.get('start_time'), 'duration': pmd.get('duration'),
             'exception': pmd.get('exception'), 'parameters': params, 'profile': params.get('profile', '-'),
