@@ -1,5 +1,6 @@
 # easytune: one place for the commands the README and CI use.
-# `make report`: generate the embedded dataset (once) and render the reports under reports/.
+# `make report`: reproduce the paper's Table 1 on the embedded dataset (cached pretraining on first use) -> reports/index.html.
+#                `make report REPORTS=all` renders every report; `REPORTS=dataset` only the dataset overview.
 # `make test`  : library in sync with notebooks, notebooks clean, notebook tests, papermill smoke, pytest.
 PY      ?= python
 DATA    ?=
@@ -13,7 +14,7 @@ data:
 	$(PY) -c "from easytune.pretrain import default_data_root as d; print(d(seed=$(SEED)))"
 
 # REPORTS: report names or 'all'; PROFILE: smoke | cpu | paper; DATA: a HumanML3D-format folder (empty: the embedded dataset)
-REPORTS ?= dataset
+REPORTS ?= table1
 PROFILE ?= cpu
 report:
 	$(PY) -m easytune.reproduce $(REPORTS) --profile $(PROFILE) --seed $(SEED) $(if $(DATA),--data $(DATA),)

@@ -257,7 +257,9 @@ def evaluate(generator, # callable(captions, lengths, seed) -> dataset-normalise
              split: str = 'test', replications: int = 20, batch_size: int = 32,
              diversity_pairs: int = 300, mm: bool = False, mm_texts: int = 100, mm_repeats: int = 30,
              max_items: int | None = None, # use only the first max_items batches' worth of items (smoke runs)
-             seed: int = 0, model_name: str = 'model', progress: bool = True) -> pd.DataFrame:
+             seed: int = 0, model_name: str = 'model', progress: bool = True,
+             per_replication: bool = False, # also return the per-replication values (one row per model and replication)
+            ) -> pd.DataFrame: # aggregate() output; with per_replication, (aggregate, per-replication DataFrame)
     "The T2M evaluation protocol: metrics per replication for real and generated motions, aggregated."
     import torch
     from tqdm.auto import tqdm
@@ -298,6 +300,10 @@ def evaluate(generator, # callable(captions, lengths, seed) -> dataset-normalise
             if mm: row['MModality'] = _multimodality_pass(generator, ds, evaluator, mean, std, meta_mean, meta_std,
                                                           mm_texts, mm_repeats, seed, r)
             rows.append(row)
+    if per_replication:
+        reps = _replication_frame(rows)
+        reps.insert(1, 'replication', [i // (1 if generator is None else 2) for i in range(len(rows))])
+        return aggregate(rows), reps
     return aggregate(rows)
 
 def _multimodality_pass(generator, ds, evaluator, mean, std, meta_mean, meta_std, n_texts, n_repeats, seed, r):

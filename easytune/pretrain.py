@@ -235,6 +235,22 @@ def pretrain(kind: str, # 'mld', 'mdm', 'mlcm' or 'evaluator'
     return r.load(final), info
 
 # %% ../nbs/06_pretrain.ipynb #b8672d28
+from . import reward as _rw
+
+_TINY_REWARD = dict(d_model=16, latent_dim=8, layers=1, decoder_layers=1, heads=2, ff=32, batch_size=4, stage1_iters=4,
+                    stage2_iters=4, val_every=2, val_batches=1)
+
+def _reward_configs(profile):
+    return (_rw.RewardConfig(**_TINY_REWARD) if profile == 'smoke' else _rw.RewardConfig()), None
+
+def _reward_stages(model, cfg, tcfg, root, deps):
+    tr, va = _splits(root, 0)
+    return [(st, tr, va) for st in _rw.reward_stages(model, precompute=[tr, va])]
+
+register_recipe(Recipe('reward', _reward_configs, lambda cfg, tcfg, root, deps: _rw.RewardRun(cfg), _reward_stages,
+                       lambda model, path: model.save(path), lambda path: _rw.load_reward(path, 'spl')))
+
+# %% ../nbs/06_pretrain.ipynb #1af176d4
 def main(argv=None):
     "python -m easytune.pretrain --backbone mld|mdm|mlcm|evaluator|all [--data DIR] [--profile cpu|smoke] [--seed S]"
     p = argparse.ArgumentParser(prog='python -m easytune.pretrain', description=main.__doc__)

@@ -10,9 +10,10 @@ from pathlib import Path
 import pandas as pd
 
 # %% auto #0
-__all__ = ['REPORTS', 'PROFILES', 'project_root', 'nbs_dir', 'available', 'resolve', 'declared_parameters', 'build_parameters',
-           'git_commit', 'provenance', 'Claim', 'claims_frame', 'claims_html', 'to_html', 'run_report',
-           'report_metadata', 'build_index', 'main']
+__all__ = ['REPORTS', 'PROFILES', 'PAPER_TABLE1', 'PAPER_TABLE3', 'PAPER_TABLE4', 'PAPER_TABLE6', 'BUDGETS', 'project_root',
+           'nbs_dir', 'available', 'resolve', 'declared_parameters', 'build_parameters', 'git_commit', 'provenance',
+           'Claim', 'claims_frame', 'claims_html', 'to_html', 'run_report', 'report_metadata', 'build_index', 'Budget',
+           'experiment_data', 'check_choice', 'pick_device', 'main']
 
 # %% ../nbs/11_reproduce.ipynb #7a8748e9
 REPORTS = {
@@ -140,7 +141,12 @@ def to_html(notebook, out_html) -> Path:
     "Convert an executed notebook to self-contained HTML (inputs hidden, images embedded, no CDN scripts)."
     import nbformat as nbf
     from nbconvert import HTMLExporter
-    ex = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True, embed_images=True)
+    from traitlets.config import Config
+    c = Config()
+    c.TagRemovePreprocessor.enabled = True
+    c.TagRemovePreprocessor.remove_all_outputs_tags = {'hide_output'}   # computation cells (progress bars, logs)
+    c.TagRemovePreprocessor.remove_cell_tags = {'remove'}
+    ex = HTMLExporter(config=c, exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True, embed_images=True)
     body, _ = ex.from_notebook_node(nbf.read(str(notebook), as_version=4))
     body = _CDN_IMPORT.sub('', _CDN_SCRIPT.sub('', body))   # MathJax/require.js tags, the mermaid loader
     from easytune.data import atomic_write
@@ -232,6 +238,89 @@ def build_index(out_root='reports') -> Path:
     return out_root / 'index.html'
 
 # %% ../nbs/11_reproduce.ipynb #2721cfbf
+PAPER_TABLE1 = pd.DataFrame([
+    ('MLD (base)',       0.481, 0.673, 0.772, 0.473, 3.196, 9.724, 15.21, 0.0),
+    ('refl-10',          0.533, 0.720, 0.821, 0.207, 2.852, 10.129, 22.10, 6.89),
+    ('refl-20',          0.528, 0.718, 0.813, 0.241, 2.883, 10.189, 22.10, 6.89),
+    ('draft-10',         0.565, 0.757, 0.846, 0.195, 2.703, 9.851, 26.56, 11.35),
+    ('draft-50',         0.528, 0.724, 0.819, 0.197, 2.872, 9.641, 37.32, 22.11),
+    ('alignprop',        0.560, 0.753, 0.841, 0.266, 2.739, 9.877, 30.40, 15.19),
+    ('drtune',           0.549, 0.746, 0.836, 0.313, 2.795, 9.930, 27.01, 11.80),
+    ('easytune',         0.581, 0.769, 0.855, 0.132, 2.637, 9.465, 22.10, 6.89),
+    ('easytune-chain',   0.574, 0.766, 0.854, 0.172, 2.614, 9.348, 24.21, 9.00),
+], columns=['method', 'R@1', 'R@2', 'R@3', 'FID', 'MM-Dist', 'Diversity', 'mem_GB', 'extra_GB']).set_index('method')
+
+PAPER_TABLE3 = pd.DataFrame([
+    ('ReAlign (stage 1)', 67.59, 82.24, 87.44, 91.97, 96.28, 68.94, 82.86, 87.95, 92.44, 96.28),
+    ('+SPL',              69.31, 83.71, 88.66, 92.81, 96.75, 70.23, 83.41, 88.72, 93.07, 97.04),
+], columns=['model'] + [f'{d} R@{k}' for d in ('T2M', 'M2T') for k in (1, 2, 3, 5, 10)]).set_index('model')
+
+PAPER_TABLE4 = pd.DataFrame([
+    ('MLD', 'base', 0.481, 0.673, 0.772, 0.473, 3.196, 9.724), ('MLD', '+EasyTune', 0.568, 0.754, 0.846, 0.194, 2.672, 9.368),
+    ('MLCM (1-step)', 'base', 0.502, 0.701, 0.803, 0.467, 3.052, 9.631),
+    ('MLCM (1-step)', '+EasyTune', 0.571, 0.766, 0.854, 0.188, 2.647, 9.692),
+    ('MLCM (4-step)', 'base', 0.502, 0.698, 0.798, 0.304, 3.012, 9.607),
+    ('MLCM (4-step)', '+EasyTune', 0.565, 0.760, 0.848, 0.200, 2.691, 9.812),
+    ('MDM', 'base', 0.455, 0.645, 0.749, 0.489, 3.330, 9.920), ('MDM', '+EasyTune', 0.472, 0.679, 0.787, 0.411, 3.117, 9.239),
+], columns=['backbone', 'model', 'R@1', 'R@2', 'R@3', 'FID', 'MM-Dist', 'Diversity']).set_index(['backbone', 'model'])
+
+PAPER_TABLE6 = pd.DataFrame({
+    'sec_per_opt': {'draft-50': 5.61, 'alignprop': 5.17, 'drtune': 4.90, 'refl-10': 4.72, 'easytune': 1.47},
+    'to_0.70': {'draft-50': 466.27, 'alignprop': 271.99, 'drtune': 554.77, 'refl-10': 820.29, 'easytune': 263.36},
+    'to_0.75': {'draft-50': 2616.54, 'alignprop': 971.55, 'drtune': 2009.59, 'refl-10': float('nan'), 'easytune': 358.17},
+    'to_0.80': {'draft-50': float('nan'), 'alignprop': float('nan'), 'drtune': float('nan'), 'refl-10': float('nan'), 'easytune': 452.53},
+    'to_0.85': {'draft-50': float('nan'), 'alignprop': float('nan'), 'drtune': float('nan'), 'refl-10': float('nan'), 'easytune': 1025.17},
+})
+
+# %% ../nbs/11_reproduce.ipynb #b0df87af
+@dataclass
+class Budget:
+    pretrain: str            # easytune.pretrain profile of the models
+    n_clips: int | None      # clips of the generated dataset (None: the default embedded dataset)
+    updates: int             # fine-tuning trajectories per method (the equal sample budget)
+    batch_size: int          # prompts per trajectory
+    lr: float                # AdamW learning rate (the same for every method)
+    replications: int        # evaluation replications
+    max_items: int | None    # test items per replication (None: the whole split)
+    diversity_pairs: int
+    val_every: int           # val-reward cadence (updates)
+    val_size: int            # val prompts
+    n_show: int              # prompts animated before/after
+
+BUDGETS = {
+    'smoke': Budget('smoke', 160, 2, 4, 1e-3, 1, 32, 10, 1, 4, 1),
+    'cpu':   Budget('cpu', None, 16, 32, 1e-4, 3, 320, 300, 4, 32, 3),
+    'paper': Budget('cpu', None, 1500, 64, 1e-5, 20, None, 300, 100, 256, 4),
+}
+
+def experiment_data(profile: str, data_dir=None, seed: int = 0) -> Path:
+    "The dataset folder of an experiment: `data_dir` if given (checked), else the embedded dataset of the profile's size."
+    if profile not in BUDGETS: raise ValueError(f"profile: expected one of {list(BUDGETS)}, got {profile!r}")
+    if data_dir is not None:
+        d = Path(data_dir).expanduser().resolve()
+        if not d.is_dir(): raise FileNotFoundError(f"data_dir: folder not found: {data_dir}")
+        for f in ('train.txt', 'val.txt', 'test.txt', 'Mean.npy', 'Std.npy'):
+            if not (d / f).exists(): raise FileNotFoundError(f"data_dir: {d} is not a HumanML3D-format folder (no {f})")
+        return d
+    from easytune.pretrain import default_data_root
+    return default_data_root(seed=seed, n_clips=BUDGETS[profile].n_clips, progress=False)
+
+def check_choice(name: str, value, allowed) -> list:
+    "Parse a comma-separated / list parameter and check every entry against `allowed` (one clear error)."
+    vals = list(allowed) if value in (None, 'all') else ([v.strip() for v in value.split(',')] if isinstance(value, str) else list(value))
+    bad = [v for v in vals if v not in allowed]
+    if bad or not vals: raise ValueError(f"{name}: unknown {bad or vals}; expected a subset of {list(allowed)} or 'all'")
+    return vals
+
+def pick_device(device: str = 'auto') -> str:
+    import torch
+    if device == 'auto': return 'cuda' if torch.cuda.is_available() else 'cpu'
+    if device not in ('cpu', 'cuda') and not str(device).startswith('cuda:'):
+        raise ValueError(f"device: expected 'auto', 'cpu' or 'cuda[:N]', got {device!r}")
+    if str(device).startswith('cuda') and not torch.cuda.is_available(): raise ValueError("device: CUDA is not available here")
+    return device
+
+# %% ../nbs/11_reproduce.ipynb #a22aeaa5
 def main(argv=None):
     ap = argparse.ArgumentParser(prog='python -m easytune.reproduce', description=(
         f"Run reproduction notebooks into HTML reports. Reports: {list(REPORTS)} or 'all'."))
