@@ -446,8 +446,8 @@ def tiny_backbone(kind: str, seed: int = 0) -> Backbone:
     torch.manual_seed(seed)
     if kind == 'toy': return ToyBackbone().eval()
     from easytune import mld, mdm, mlcm
-    tiny = dict(text_encoder='hash', latent_dim=8, vae_d_model=16, vae_layers=1, vae_heads=2, vae_ff=32, d_model=16,
-                layers=3, heads=2, ff=32, dropout=0.0)
+    from easytune.pretrain import _TINY_MLD         # the smoke profile's latent-model sizes
+    tiny = dict(_TINY_MLD, text_encoder='hash', dropout=0.0)
     if kind == 'mdm': return mdm.MDM(mdm.MDMConfig(text_encoder='hash', d_model=16, layers=1, heads=2, ff=32, dropout=0.0)).eval()
     m = (mld.MLD(mld.MLDConfig(**tiny)) if kind == 'mld' else mlcm.MLCM(mlcm.MLCMConfig(**tiny)))
     with torch.no_grad(): m.latent_scale.fill_(1.0)

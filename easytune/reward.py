@@ -694,11 +694,8 @@ def plot_noise_perception(df: pd.DataFrame, y: str = 'cos_to_clean', ax=None):
 
 # %% ../nbs/05b_reward.ipynb #aff75dd8
 def _median_ms(fn, repeats: int, warmup: int = 1) -> float:
-    for _ in range(warmup): fn()
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter(); fn(); ts.append(time.perf_counter() - t0)
-    return 1000 * float(np.median(ts))
+    from easytune.mld import _median_time          # the project's one median timer
+    return 1000 * _median_time(fn, repeats, warmup)
 
 def time_reward_call(reward: nn.Module, batch_size: int = 32, length: int = 196, # frames of every motion
                      backbone=None, # a latent backbone: time decode + score from its latent
