@@ -28,7 +28,7 @@ import numpy as np
 __all__ = ['DEFAULT_N', 'GENERATOR_VERSION', 'generate', 'make_clip', 'make_motion', 'compose', 'clip_stats', 'main']
 
 DEFAULT_N = 4000            # source clips (the dataset holds twice as many motions with the mirrored copies)
-GENERATOR_VERSION = '1.1'
+GENERATOR_VERSION = '1.2'
 MIN_FRAMES, MAX_FRAMES = 40, 196   # feature frames (the joint sequences have one frame more)
 PART_P = (0.55, 0.33, 0.12)        # probability of 1, 2, 3 actions per clip
 OVERLAP = 6                        # frames blended at each seam

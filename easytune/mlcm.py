@@ -125,7 +125,7 @@ class MLCM(MLD):
     def denoise(self, x_t, t, cond, lengths=None, w=None): # -> [B, latent_tokens, latent_dim] eps prediction
         "One student call: eps prediction given the guidance weight w (default `guidance_w`)."
         w = self.config.guidance_w if w is None else w
-        return self.denoiser(x_t, t, cond, extra=self.w_embed(w, len(x_t)))
+        return self.eps_from_output(self.denoiser(x_t, t, cond, extra=self.w_embed(w, len(x_t))), x_t, t)
 
     def denoiser_parameters(self): return list(self.denoiser.parameters()) + list(self.w_embed.parameters())
 
@@ -154,7 +154,7 @@ class DistillState(nn.Module):
                 p_t.lerp_(p, 1 - decay)
 
     def target_eps(self, x, t, cond, w):
-        return self.target['denoiser'](x, t, cond, extra=self.target['w_embed'](w, len(x)))
+        return self.student.eps_from_output(self.target['denoiser'](x, t, cond, extra=self.target['w_embed'](w, len(x))), x, t)
 
 def mlcm_loss(state: DistillState, batch: dict, generator: torch.Generator, cache: LatentCache | None = None):
     "Consistency distillation loss of one batch -> (loss, logs); updates the EMA target first when training."

@@ -15,8 +15,8 @@ from .diffusion import q_sample, diffusion_loss, drop_condition
 
 # %% auto #0
 __all__ = ['MLDConfig', 'SkipTransformer', 'encoder_layer', 'decoder_layer', 'sinusoid_table', 'MotionVAE', 'vae_loss',
-           'vae_batch_loss', 'LatentDenoiser', 'MLD', 'LatentCache', 'mld_vae_loss', 'mld_denoiser_loss', 'mld_stages',
-           'time_stage', 'time_denoiser_call', 'time_decode']
+           'vae_batch_loss', 'LatentDenoiser', 'eps_from_output', 'v_target', 'MLD', 'LatentCache', 'mld_vae_loss',
+           'mld_denoiser_loss', 'mld_stages', 'time_stage', 'time_denoiser_call', 'time_decode']
 
 # %% ../nbs/04a_mld.ipynb #8dc669ca
 @dataclass
@@ -40,11 +40,12 @@ class MLDConfig(BackboneConfig):
     dropout: float = 0.0                # dropout of every transformer layer (MLD: 0.1; the CPU runs under-fit)
     skip_connections: bool = True       # U-Net-like long skips in the VAE and the denoiser (MLD: yes)
     text_relu: bool = False             # MLD's ReLU before the text projection
+    parameterization: str = 'v'         # network output: 'v' (converted to eps, see below) or 'eps' (MLD's, the raw output)
     # training (two stages: VAE, then denoiser with the VAE frozen)
     vae_iters: int = 1050
     vae_lr: float = 5e-4
     vae_batch_size: int = 32
-    denoiser_iters: int = 8000
+    denoiser_iters: int = 6000
     denoiser_lr: float = 1e-3
     denoiser_batch_size: int = 32
     val_every: int = 250                # validation cadence of both stages (best-val weights kept)
@@ -66,6 +67,8 @@ class MLDConfig(BackboneConfig):
             if d % getattr(self, h): raise ValueError(f"MLDConfig.{h}: {getattr(self, h)} heads do not divide the width {d}")
         if not 0 <= self.dropout < 1: raise ValueError(f"MLDConfig.dropout: expected a probability in [0, 1), got {self.dropout}")
         if self.kl_weight < 0: raise ValueError(f"MLDConfig.kl_weight: expected >= 0, got {self.kl_weight}")
+        if self.parameterization not in ('v', 'eps'):
+            raise ValueError(f"MLDConfig.parameterization: expected 'v' or 'eps', got {self.parameterization!r}")
 
 # %% ../nbs/04a_mld.ipynb #ce37ccc2
 class SkipTransformer(nn.Module):
@@ -207,7 +210,28 @@ class LatentDenoiser(nn.Module):
         if extra is not None: h = torch.cat([h, extra], 1)
         return self.out(self.encoder(h)[:, :self.latent_tokens])
 
-# %% ../nbs/04a_mld.ipynb #5e54205e
+# %% ../nbs/04a_mld.ipynb #22e1b9e4
+def _alpha_bar(t, x, alphas_cumprod): # ᾱ_t shaped to broadcast over x [B, ...]
+    t = torch.as_tensor(t, device=x.device).reshape(-1).expand(len(x)).long()
+    return alphas_cumprod.to(x.device, x.dtype)[t].reshape((len(x),) + (1,) * (x.ndim - 1))
+
+def eps_from_output(out, # [B, ...] raw network output
+                    x_t, # [B, ...] the noisy input
+                    t, # int or [B] timesteps
+                    alphas_cumprod, # [num_train_steps] ᾱ of the schedule
+                    parameterization: str = 'v', # 'v' or 'eps'
+                   ) -> torch.Tensor: # [B, ...] the predicted noise ε
+    "ε from the network output: itself for 'eps'; √(1-ᾱ) x_t + √ᾱ v for 'v'."
+    if parameterization == 'eps': return out
+    if parameterization != 'v': raise ValueError(f"parameterization: expected 'v' or 'eps', got {parameterization!r}")
+    ab = _alpha_bar(t, x_t, alphas_cumprod)
+    return (1 - ab).sqrt() * x_t + ab.sqrt() * out
+
+def v_target(z0, noise, t, alphas_cumprod) -> torch.Tensor: # v = √ᾱ ε - √(1-ᾱ) z0, the 'v' training target
+    ab = _alpha_bar(t, z0, alphas_cumprod)
+    return ab.sqrt() * noise - (1 - ab).sqrt() * z0
+
+# %% ../nbs/04a_mld.ipynb #62a8c81b
 class MLD(Backbone):
     "Motion latent diffusion: a motion VAE + a latent denoiser (eps-prediction, DDIM 50, CFG 7.5)."
     kind = 'mld'
@@ -267,8 +291,11 @@ class MLD(Backbone):
     def latent_shape(self, lengths) -> tuple: return (len(lengths), self.config.latent_tokens, self.config.latent_dim)
 
     def denoise(self, x_t, t, cond, lengths=None): # -> [B, latent_tokens, latent_dim] predicted noise
-        "One denoiser call (eps-prediction); the motion length is not an input of MLD's denoiser."
-        return self.denoiser(x_t, t, cond)
+        "One denoiser call, returning ε (from the v output by default); the motion length is not an input of MLD's denoiser."
+        return self.eps_from_output(self.denoiser(x_t, t, cond), x_t, t)
+
+    def eps_from_output(self, out, x_t, t): # the network's raw output -> ε (see `eps_from_output`)
+        return eps_from_output(out, x_t, t, self.schedule.alphas_cumprod, self.config.parameterization)
 
     def decode(self, x0, # [B, latent_tokens, latent_dim] clean (scaled) latents
                lengths, # [B] frames to generate
@@ -289,7 +316,7 @@ class MLD(Backbone):
         n = lambda mod: sum(p.numel() for p in mod.parameters())
         return {'vae': n(self.vae), 'denoiser': n(self.denoiser), 'total': n(self)}
 
-# %% ../nbs/04a_mld.ipynb #c3e02499
+# %% ../nbs/04a_mld.ipynb #a6c331e2
 class LatentCache:
     "Memoised VAE means of motion crops for a frozen VAE (each computed alone, so independent of batch composition)."
     def __init__(self, model): self.model, self.store, self.hits, self.misses = model, {}, 0, 0
@@ -335,7 +362,9 @@ def mld_denoiser_loss(model: MLD, batch: dict, generator: torch.Generator, train
     t = torch.randint(0, model.config.num_train_steps, (B,), generator=generator).to(model.device)
     noise = torch.randn(z0.shape, generator=generator).to(z0)
     cond = drop_condition(model.encode_text(batch['caption']), model.null_condition(1)[0], model.config.cond_drop, generator)
-    with dropout_rng(generator, model.device): out = model.denoise(q_sample(z0, t, noise, model.schedule), t, cond)
+    with dropout_rng(generator, model.device): out = model.denoiser(q_sample(z0, t, noise, model.schedule), t, cond)
+    if model.config.parameterization == 'v':
+        return F.mse_loss(out, v_target(z0, noise, t, model.schedule.alphas_cumprod)), {}
     return diffusion_loss(out, z0, noise, t, prediction='eps'), {}
 
 def mld_stages(model: MLD, # the model to train (in place)
@@ -355,7 +384,7 @@ def mld_stages(model: MLD, # the model to train (in place)
     den.latent_cache = cache
     return [vae, den]
 
-# %% ../nbs/04a_mld.ipynb #7d516bc4
+# %% ../nbs/04a_mld.ipynb #9b0b59c9
 def _median_time(fn, repeats: int, warmup: int = 1) -> float:
     for _ in range(warmup): fn()
     ts = []

@@ -166,9 +166,21 @@ def test_mirrored_captions_swap_sides(small):
                 if x in ('left', 'right'): assert y == {'left': 'right', 'right': 'left'}[x]; swapped += 1
                 elif x == 'clockwise': assert y == 'counterclockwise'
                 else: assert x == y
-    lines = make_captions([('wave', dict(side='left', count=2, speed='normal'))], np.random.default_rng(0))
+    lines = make_captions([('wave', dict(side='left', count=2, speed='normal'))], np.random.default_rng(0), vague_p=0)
     assert all('left' in l.split('#')[0] and 'left/ADJ' in l for l in lines)
     assert all('right/ADJ' in M.mirror_caption(l) and 'left' not in M.mirror_caption(l) for l in lines)
+
+
+def test_vague_captions_are_shared_across_actions():
+    "Vague VPs appear at about `vague_p` and never name a parameter; each is shared by more than one action."
+    from data_prep.captions import VAGUE
+    for vps in {tuple(v) for v in VAGUE.values()}: assert sum(tuple(v) == vps for v in VAGUE.values()) >= 2
+    rng, n, vague = np.random.default_rng(1), 300, 0
+    for _ in range(n):
+        line = make_captions([('clap', dict(count=3, speed='normal'))], rng, n_lines=1)[0].split('#')[0]
+        if 'clap' not in line: vague += 1; assert 'three' not in line and ('arms' in line or 'hands' in line), line
+    assert 0.12 < vague / n < 0.28, vague / n
+    assert all('clap' in l for l in make_captions([('clap', dict(count=3, speed='normal'))], rng, n_lines=4, vague_p=0))
 
 
 @settings(max_examples=40, deadline=None)
