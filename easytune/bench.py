@@ -37,8 +37,14 @@ def _cached(kind, profile):
 
 def bench_models(backbone: str, # 'mld' or 'mdm'
                  profile: str = 'smoke', # 'smoke': tiny models; 'cpu': the CPU configurations
-                 seed: int = 0) -> tuple: # (backbone model, reward model, source: 'pretrained' | 'random')
-    "The backbone and reward of a benchmark run."
+                 seed: int = 0,
+                 text_encoder: str | None = None, # e.g. 'hash': randomly initialised cpu-sized models with this frozen text encoder
+                ) -> tuple: # (backbone model, reward model, source: 'pretrained' | 'random')
+    """The backbone and reward of a benchmark run.
+
+    Memory and time of an update depend on the sizes, not on the weights, nor on which frozen text encoder produced the
+    (gradient-free) text features: `text_encoder='hash'` measures the cpu-sized models on a machine without the cache or
+    the MiniLM package (a GPU box, say)."""
     from easytune import mld, mdm
     from easytune.reward import RewardModel, RewardConfig, ToyReward
     if backbone not in ('mld', 'mdm'): raise ValueError(f"backbone: expected 'mld' or 'mdm', got {backbone!r}")
@@ -49,19 +55,21 @@ def bench_models(backbone: str, # 'mld' or 'mdm'
         else: bb = mdm.MDM(mdm.MDMConfig(text_encoder='hash', d_model=16, layers=1, heads=2, ff=32, dropout=0.0,
                                          num_train_steps=1000))
         return bb.eval(), ToyReward(263), 'random'
-    bb = _cached(backbone, 'cpu')
+    te = {} if text_encoder is None else {'text_encoder': text_encoder}
+    bb = _cached(backbone, 'cpu') if text_encoder is None else None
     source = 'random' if bb is None else 'pretrained'
+    if te: source += f' ({text_encoder} text)'
     if backbone == 'mdm':
-        cfg = replace(bb.config if bb is not None else mdm.MDMConfig(), num_train_steps=1000)
+        cfg = replace(bb.config if bb is not None else mdm.MDMConfig(**te), num_train_steps=1000)
         new = mdm.MDM(cfg)
         if bb is not None: new.load_state_dict(bb.state_dict())
         bb = new
     if bb is None:
-        bb = mld.MLD(mld.MLDConfig())
+        bb = mld.MLD(mld.MLDConfig(**te))
         with torch.no_grad(): bb.latent_scale.fill_(1.0)
         bb.freeze_vae()
-    rw = _cached('reward', 'cpu')
-    if rw is None: rw, source = RewardModel(RewardConfig(noise_aware=True)), source + '+random-reward'
+    rw = _cached('reward', 'cpu') if text_encoder is None else None
+    if rw is None: rw, source = RewardModel(RewardConfig(noise_aware=True, **te)), source + '+random-reward'
     return bb.eval(), rw.eval().requires_grad_(False), source
 
 def bench_batch(batch_size: int, seed: int = 0, data_root=None,
@@ -170,7 +178,9 @@ def finetune_cost(profile: str = 'smoke', # 'smoke' or 'cpu'
                   methods=None, # methods measured at 50 steps (default: every preset)
                   batch_size: int | None = None, # override the profile's batch (both backbones)
                   seed: int = 0, data_root=None, # captions and lengths from this folder's train split (None: synthetic)
-                  device='cpu', progress: bool = True) -> dict: # {'table': DataFrame, 'ratios': dict, 'meta': dict}
+                  device='cpu', progress: bool = True,
+                  text_encoder: str | None = None, # see `bench_models`
+                 ) -> dict: # {'table': DataFrame, 'ratios': dict, 'meta': dict}
     "Measure every method's update on each backbone and step count; the table and the paper's ratios."
     if profile not in PROFILES: raise ValueError(f"profile: expected one of {sorted(PROFILES)}, got {profile!r}")
     methods = tuple(methods or PRESETS)
@@ -184,16 +194,18 @@ def finetune_cost(profile: str = 'smoke', # 'smoke' or 'cpu'
                         'sources': {}, 'batch_size': {}, 'headline_steps': head}
     t0 = time.perf_counter()
     gc.collect(); gc.freeze()          # long-lived objects leave the collector's view: measure_update's gc.collect is fast
-    try: tables = _run_backbones(backbones, steps, methods, head, P, profile, batch_size, seed, data_root, device, progress, meta)
+    try: tables = _run_backbones(backbones, steps, methods, head, P, profile, batch_size, seed, data_root, device, progress, meta,
+                                 text_encoder)
     finally: gc.unfreeze()
     table = pd.DataFrame(pd.concat(tables, ignore_index=True))
     meta['seconds'] = time.perf_counter() - t0
     return {'table': table, 'ratios': cost_ratios(table, head), 'meta': meta}
 
-def _run_backbones(backbones, steps, methods, head, P, profile, batch_size, seed, data_root, device, progress, meta):
+def _run_backbones(backbones, steps, methods, head, P, profile, batch_size, seed, data_root, device, progress, meta,
+                   text_encoder=None):
     tables = []
     for bk in backbones:
-        bb, rw, source = bench_models(bk, profile, seed)
+        bb, rw, source = bench_models(bk, profile, seed, text_encoder)
         bb.to(device); rw.to(device) if hasattr(rw, 'to') else None
         B = batch_size or P['batch'][bk]
         texts, lengths = bench_batch(B, seed, data_root, P['max_len'])
@@ -217,6 +229,9 @@ def format_cost(res: dict) -> str:
         out.append(sub.pivot(index='method', columns='steps', values='saved_mib').round(1).to_string())
         out.append(f"-- {bk}: extra resident MiB (update - sampling)")
         out.append(sub.pivot(index='method', columns='steps', values='rss_extra_mib').round(1).to_string())
+        if sub['cuda_extra_mib'].notna().any():
+            out.append(f"-- {bk}: extra CUDA MiB (max_memory_allocated: update - sampling)")
+            out.append(sub.pivot(index='method', columns='steps', values='cuda_extra_mib').round(1).to_string())
         out.append(f"-- {bk}: seconds per update (per optimisation)")
         sec = sub.pivot(index='method', columns='steps', values='seconds').round(2).astype(str) + ' (' + \
               sub.pivot(index='method', columns='steps', values='sec_per_opt').round(2).astype(str) + ')'
@@ -244,6 +259,8 @@ def main(argv=None):
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--device', default='cpu')
     p.add_argument('--threads', type=int, default=None, help='torch threads')
+    p.add_argument('--text-encoder', default=None, help="measure randomly initialised cpu-sized models with this text "
+                   "encoder (e.g. 'hash', on a machine without the cache or MiniLM); default: the cached models")
     a = p.parse_args(argv)
     bks = [b for b in a.backbones.split(',') if b]
     if any(b not in ('mld', 'mdm') for b in bks): p.error(f"--backbones: expected a comma-separated subset of mld,mdm, got {a.backbones!r}")
@@ -251,7 +268,7 @@ def main(argv=None):
     except ValueError: p.error(f"--steps: expected comma-separated integers, got {a.steps!r}")
     methods = a.methods.split(',') if a.methods else None
     if a.threads: torch.set_num_threads(a.threads)
-    res = finetune_cost(a.profile, bks, steps, methods, a.batch_size, a.seed, a.data, a.device)
+    res = finetune_cost(a.profile, bks, steps, methods, a.batch_size, a.seed, a.data, a.device, text_encoder=a.text_encoder)
     print(format_cost(res))
     if a.json:
         blob = {'table': res['table'].to_dict(orient='records'), **res['ratios'], 'meta': res['meta']}
