@@ -259,8 +259,14 @@ def evaluate(generator, # callable(captions, lengths, seed) -> dataset-normalise
              max_items: int | None = None, # use only the first max_items batches' worth of items (smoke runs)
              seed: int = 0, model_name: str = 'model', progress: bool = True,
              per_replication: bool = False, # also return the per-replication values (one row per model and replication)
+             real_cache: dict | None = None, # shared by calls that score several models on the same data: the real
+                                             # motions' and captions' embeddings are computed once
             ) -> pd.DataFrame: # aggregate() output; with per_replication, (aggregate, per-replication DataFrame)
-    "The T2M evaluation protocol: metrics per replication for real and generated motions, aggregated."
+    """The T2M evaluation protocol: metrics per replication for real and generated motions, aggregated.
+
+    The real side of every batch (its captions, lengths and embeddings) depends only on the data, the evaluator, the
+    split, the seed and the replication, not on the model: pass one `real_cache` dict to every call of a table to
+    compute it once (half of the evaluator's work when models are cheap to sample)."""
     import torch
     from tqdm.auto import tqdm
     from easytune.data import HumanML3D, load_stats, collate_sorted
@@ -277,12 +283,15 @@ def evaluate(generator, # callable(captions, lengths, seed) -> dataset-normalise
         perm = np.random.default_rng([seed, r]).permutation(len(ds))[:n_items]
         real_t, real_m, gen_m = [], [], []
         for j in range(n_items // batch_size):
-            batch = collate_sorted([ds[int(i)] for i in perm[j * batch_size:(j + 1) * batch_size]])
-            t, m = _embed_batch(evaluator, words, batch)
+            key = (str(root), split, seed, r, j, n_items, batch_size, id(evaluator), id(words))
+            if real_cache is not None and key in real_cache: t, m, captions, lens = real_cache[key]
+            else:
+                batch = collate_sorted([ds[int(i)] for i in perm[j * batch_size:(j + 1) * batch_size]])
+                (t, m), captions, lens = _embed_batch(evaluator, words, batch), batch['caption'], batch['m_length']
+                if real_cache is not None: real_cache[key] = (t, m, captions, lens)
             real_t.append(t); real_m.append(m)
             if generator is not None:
-                lens = batch['m_length']
-                with torch.no_grad(): x = generator(batch['caption'], lens, seed * 100_003 + r * 1009 + j)
+                with torch.no_grad(): x = generator(captions, lens, seed * 100_003 + r * 1009 + j)
                 x = torch.as_tensor(x)[:, :int(lens.max())].float()
                 x = to_evaluator_space(x, mean, std, meta_mean, meta_std) * (torch.arange(x.shape[1])[None, :, None] < lens[:, None, None])
                 gen_m.append(evaluator.embed_motion(x, lens))

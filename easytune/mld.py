@@ -300,8 +300,18 @@ class MLD(Backbone):
     def decode(self, x0, # [B, latent_tokens, latent_dim] clean (scaled) latents
                lengths, # [B] frames to generate
               ) -> torch.Tensor: # [B, max(lengths), feat_dim], zero after each length
-        "Frozen VAE decoder (differentiable in x0)."
-        return self.vae.decode(x0 / self._scale(), lengths)
+        "Frozen VAE decoder (differentiable in x0), run in `decode_chunks` length-sorted chunks."
+        z, lengths = x0 / self._scale(), torch.as_tensor(lengths, device=x0.device)
+        k = min(self.decode_chunks, len(z))
+        if k <= 1: return self.vae.decode(z, lengths)
+        T, order = int(lengths.max()), torch.argsort(lengths)
+        parts = [F.pad(self.vae.decode(z[idx], lengths[idx]), (0, 0, 0, T - int(lengths[idx].max()))) for idx in order.chunk(k)]
+        return torch.cat(parts)[torch.argsort(order)]
+
+    # A run-time setting, not part of the model: decoding a batch as a few chunks of similar lengths skips most of the
+    # padding (a random batch is about half padding), 25 % less time for decode + backward at batch 32 on a CPU. Each
+    # motion's frames depend only on its own latent and length, so the output is the same up to float rounding.
+    decode_chunks: int = 4
 
     def denoiser_parameters(self): return list(self.denoiser.parameters())
 
@@ -316,7 +326,7 @@ class MLD(Backbone):
         n = lambda mod: sum(p.numel() for p in mod.parameters())
         return {'vae': n(self.vae), 'denoiser': n(self.denoiser), 'total': n(self)}
 
-# %% ../nbs/04a_mld.ipynb #a6c331e2
+# %% ../nbs/04a_mld.ipynb #646d53b0
 class LatentCache:
     "Memoised VAE means of motion crops for a frozen VAE (each computed alone, so independent of batch composition)."
     def __init__(self, model): self.model, self.store, self.hits, self.misses = model, {}, 0, 0
@@ -384,7 +394,7 @@ def mld_stages(model: MLD, # the model to train (in place)
     den.latent_cache = cache
     return [vae, den]
 
-# %% ../nbs/04a_mld.ipynb #9b0b59c9
+# %% ../nbs/04a_mld.ipynb #36ca763d
 def _median_time(fn, repeats: int, warmup: int = 1) -> float:
     for _ in range(warmup): fn()
     ts = []
