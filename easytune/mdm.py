@@ -97,12 +97,31 @@ class MDM(Backbone):
                              f"{int((off + lengths).max())}")
         return lengths, off
 
+    # A run-time setting, not part of the model: in eval mode (sampling, evaluation) a batch runs as this many
+    # length-sorted chunks, each trimmed to its longest motion, so most padded frames are never computed. Frames attend
+    # only to valid frames of their own motion and padded frames are zero either way, so the result is the same up to
+    # float rounding. Training (train mode) always runs the whole batch.
+    denoise_chunks: int = 4
+
     def denoise(self, x_t,          # [B, T, feat_dim] noisy (dataset-normalised) features
                 t,                  # int or [B] long: diffusion timesteps
                 cond,               # [B, text_dim] text embeddings (`encode_text`, or `null_condition` rows)
                 lengths,            # [B] motion lengths (<= T)
                 pos_offset=None):   # [B] or int: position of frame 0 (training crops); None: 0
         "One network call -> x0 prediction [B, T, feat_dim], zero beyond each length."
+        k = 1 if self.training else min(self.denoise_chunks, len(x_t))
+        if k <= 1: return self._denoise(x_t, t, cond, lengths, pos_offset)
+        lengths, off = self._check(x_t, cond, lengths, pos_offset)
+        B, T = x_t.shape[:2]
+        t = torch.as_tensor(t, device=x_t.device).reshape(-1).expand(B)
+        order, parts = torch.argsort(lengths), []
+        for idx in order.chunk(k):
+            n = int(lengths[idx].max())
+            y = self._denoise(x_t[idx, :n], t[idx], cond[idx], lengths[idx], off[idx])
+            parts.append(nn.functional.pad(y, (0, 0, 0, T - n)))
+        return torch.cat(parts)[torch.argsort(order)]
+
+    def _denoise(self, x_t, t, cond, lengths, pos_offset=None): # the whole batch in one call
         lengths, off = self._check(x_t, cond, lengths, pos_offset)
         B, T = x_t.shape[:2]
         mask = length_mask(lengths, T)                                          # [B, T] True on valid frames
