@@ -14,7 +14,7 @@ from torch import nn
 
 # %% auto #0
 __all__ = ['RECIPES', 'PROFILES', 'cache_root', 'dataset_fingerprint', 'default_data_root', 'Recipe', 'register_recipe',
-           'cache_key', 'TrainedEvaluator', 'load_split', 'n_parameters', 'model_dir', 'pretrain', 'main']
+           'cache_key', 'TrainedEvaluator', 'load_split', 'n_parameters', 'model_dir', 'pretrain', 'schedule', 'main']
 
 # %% ../nbs/06_pretrain.ipynb #ef81d2cb
 def cache_root() -> Path:
@@ -250,23 +250,74 @@ def _reward_stages(model, cfg, tcfg, root, deps):
 register_recipe(Recipe('reward', _reward_configs, lambda cfg, tcfg, root, deps: _rw.RewardRun(cfg), _reward_stages,
                        lambda model, path: model.save(path), lambda path: _rw.load_reward(path, 'spl')))
 
-# %% ../nbs/06_pretrain.ipynb #1af176d4
+# %% ../nbs/06_pretrain.ipynb #06981078
+def schedule(kinds, # the kinds to train
+             done=(), # kinds already cached
+            ) -> list: # waves: lists of kinds whose dependencies are all in earlier waves (or done)
+    "Dependency waves of `kinds` (their dependencies are added when missing)."
+    todo, have, waves = set(), set(done), []
+    stack = list(kinds)
+    while stack:
+        k = stack.pop()
+        if k not in RECIPES: raise ValueError(f"--backbone: expected names from {sorted(RECIPES)} or 'all', got {k!r}")
+        if k in todo or k in have: continue
+        todo.add(k); stack.extend(RECIPES[k].depends_on)
+    while todo:
+        wave = sorted(k for k in todo if all(d in have for d in RECIPES[k].depends_on))
+        waves.append(wave); have |= set(wave); todo -= set(wave)
+    return waves
+
+def _run_parallel(kinds, root, profile, seed, force, jobs):
+    import subprocess
+    logs = cache_root() / 'logs'; logs.mkdir(parents=True, exist_ok=True)
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    cached = set() if force else {k for wave in schedule(kinds) for k in wave
+                                  if (model_dir(k, root, profile, seed) / 'model.pt').exists()}
+    pending = [k for wave in schedule(kinds, done=cached) for k in wave]
+    running, finished = {}, set(cached)
+    while pending or running:
+        ready = [k for k in pending if all(d in finished for d in RECIPES[k].depends_on)]
+        while ready and len(running) < jobs:
+            k = ready.pop(0); pending.remove(k)
+            log = logs / f'pretrain-{k}-seed{seed}.log'
+            cmd = [sys.executable, '-m', 'easytune.pretrain', '--backbone', k, '--data', str(root), '--profile', profile,
+                   '--seed', str(seed), '--threads', str(threads)] + (['--force'] if force else [])
+            env = {**os.environ, 'OMP_NUM_THREADS': str(threads)}
+            running[k] = (subprocess.Popen(cmd, stdout=open(log, 'wb'), stderr=subprocess.STDOUT, env=env), log, time.time())
+            print(f"[pretrain] {k}: started ({threads} thread{'s' if threads > 1 else ''}, log {log})", flush=True)
+        time.sleep(0.5)
+        for k, (proc, log, t0) in list(running.items()):
+            if proc.poll() is None: continue
+            del running[k]
+            if proc.returncode != 0:
+                for other, _, _ in running.values(): other.terminate()
+                tail = log.read_bytes()[-2000:].decode(errors='replace')
+                raise RuntimeError(f"pretrain {k} failed (exit {proc.returncode}); end of {log}:\n{tail}")
+            finished.add(k); print(f"[pretrain] {k}: done in {time.time() - t0:.0f} s", flush=True)
+
 def main(argv=None):
-    "python -m easytune.pretrain --backbone mld|mdm|mlcm|evaluator|all [--data DIR] [--profile cpu|smoke] [--seed S]"
+    "python -m easytune.pretrain --backbone KIND[,KIND...]|all [--jobs N] [--data DIR] [--profile cpu|smoke] [--seed S]"
     p = argparse.ArgumentParser(prog='python -m easytune.pretrain', description=main.__doc__)
-    p.add_argument('--backbone', required=True, help=f"one of {sorted(RECIPES)} or 'all'")
+    p.add_argument('--backbone', required=True, help=f"one of {sorted(RECIPES)}, a comma-separated list, or 'all'")
     p.add_argument('--data', default=None, help='HumanML3D-format folder (default: the embedded dataset)')
     p.add_argument('--profile', default='cpu', choices=PROFILES)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--force', action='store_true', help='retrain even if cached')
+    p.add_argument('--jobs', type=int, default=1, help='train up to this many independent models at once, one process each')
     p.add_argument('--threads', type=int, default=None,
                    help='torch threads (default: torch\'s choice; use 1 when other jobs share the cores: oversubscribed '
                         'thread pools run many times slower)')
     a = p.parse_args(argv)
+    if a.jobs < 1: p.error(f"--jobs: expected >= 1, got {a.jobs}")
     if a.threads: torch.set_num_threads(a.threads)
-    kinds = sorted(RECIPES, key=lambda k: (len(RECIPES[k].depends_on), k)) if a.backbone == 'all' else [a.backbone]
+    names = [k.strip() for k in a.backbone.split(',') if k.strip()]
+    kinds = sorted(RECIPES, key=lambda k: (len(RECIPES[k].depends_on), k)) if names == ['all'] else names
     for k in kinds:
-        if k not in RECIPES: raise ValueError(f"--backbone: expected one of {sorted(RECIPES)} or 'all', got {k!r}")
+        if k not in RECIPES: raise ValueError(f"--backbone: expected names from {sorted(RECIPES)} or 'all', got {k!r}")
+    if a.jobs > 1 and len(kinds) > 1:
+        root = Path(a.data) if a.data else default_data_root(a.seed)        # generated once, before the jobs start
+        _run_parallel(kinds, root, a.profile, a.seed, a.force, a.jobs)
+        a.data, a.force = str(root), False                                 # every model is cached now
     rows = []
     for k in kinds:
         _, info = pretrain(k, a.data, a.profile, a.seed, force=a.force)
