@@ -87,12 +87,13 @@ def build_parameters(declared: dict, # from `declared_parameters`
 
 # %% ../nbs/11_reproduce.ipynb #bda35e71
 def git_commit(root: Path | None = None) -> tuple: # (commit or None, dirty flag or None)
+    "HEAD, and whether tracked files outside `reports/` differ from it (a run of several reports rewrites `reports/`)."
     root = Path(root) if root else project_root()
     try:
         c = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=root, capture_output=True, text=True, timeout=10)
         if c.returncode: return None, None
-        d = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'], cwd=root, capture_output=True,
-                           text=True, timeout=10)
+        d = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)reports'],
+                           cwd=root, capture_output=True, text=True, timeout=10)
         return c.stdout.strip(), bool(d.stdout.strip())
     except (OSError, subprocess.SubprocessError): return None, None
 
