@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from .backbone import Backbone, BackboneConfig, Stage, TimestepEmbedding, length_mask, seeded_batch, dropout_rng
-from .diffusion import q_sample, diffusion_loss, drop_condition
+from .diffusion import q_sample, diffusion_loss, drop_condition, _at   # _at: ᾱ_t broadcast over x
 
 # %% auto #0
 __all__ = ['MLDConfig', 'SkipTransformer', 'encoder_layer', 'decoder_layer', 'sinusoid_table', 'MotionVAE', 'vae_loss',
@@ -211,10 +211,6 @@ class LatentDenoiser(nn.Module):
         return self.out(self.encoder(h)[:, :self.latent_tokens])
 
 # %% ../nbs/04a_mld.ipynb #22e1b9e4
-def _alpha_bar(t, x, alphas_cumprod): # ᾱ_t shaped to broadcast over x [B, ...]
-    t = torch.as_tensor(t, device=x.device).reshape(-1).expand(len(x)).long()
-    return alphas_cumprod.to(x.device, x.dtype)[t].reshape((len(x),) + (1,) * (x.ndim - 1))
-
 def eps_from_output(out, # [B, ...] raw network output
                     x_t, # [B, ...] the noisy input
                     t, # int or [B] timesteps
@@ -224,11 +220,11 @@ def eps_from_output(out, # [B, ...] raw network output
     "ε from the network output: itself for 'eps'; √(1-ᾱ) x_t + √ᾱ v for 'v'."
     if parameterization == 'eps': return out
     if parameterization != 'v': raise ValueError(f"parameterization: expected 'v' or 'eps', got {parameterization!r}")
-    ab = _alpha_bar(t, x_t, alphas_cumprod)
+    ab = _at(alphas_cumprod, t, x_t)
     return (1 - ab).sqrt() * x_t + ab.sqrt() * out
 
 def v_target(z0, noise, t, alphas_cumprod) -> torch.Tensor: # v = √ᾱ ε - √(1-ᾱ) z0, the 'v' training target
-    ab = _alpha_bar(t, z0, alphas_cumprod)
+    ab = _at(alphas_cumprod, t, z0)
     return ab.sqrt() * noise - (1 - ab).sqrt() * z0
 
 # %% ../nbs/04a_mld.ipynb #62a8c81b
