@@ -406,15 +406,20 @@ class ClipEntry(NamedTuple):
     lines: list
 
 def _npy_header(path:Path):
-    "(shape, dtype) of a .npy file, reading only its header."
+    "(shape, dtype) of a .npy file from its header; raises ValueError when the file is shorter than the header promises."
     with open(path, 'rb') as f:
         version = np.lib.format.read_magic(f)
         if version == (1, 0): shape, _, dtype = np.lib.format.read_array_header_1_0(f)
         elif version == (2, 0): shape, _, dtype = np.lib.format.read_array_header_2_0(f)
         else:
             a = np.load(path, mmap_mode='r', allow_pickle=False)
-            shape, dtype = a.shape, a.dtype
-    return shape, np.dtype(dtype)
+            return a.shape, a.dtype
+        offset = f.tell()
+    dtype = np.dtype(dtype)
+    need, have = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize, path.stat().st_size - offset
+    if have < need: raise ValueError(f"truncated: the header promises {tuple(shape)} {dtype} ({need} bytes of data), "
+                                     f"the file holds {have}")
+    return shape, dtype
 
 def scan_clips(root, # a HumanML3D-format folder
                ids:Sequence[str], # clip ids (from a split file)
@@ -489,7 +494,9 @@ class HumanML3D(Dataset):
         if problems and mode == 'strict': raise self._error(problems)
         self._motions = {}
         for e in tqdm(entries, desc=f'{self.spec.name} {split}', unit='clip', disable=not progress):
-            x = np.load(e.path, allow_pickle=False)
+            try: x = np.load(e.path, allow_pickle=False)
+            except Exception as err:   # changed or damaged since the header scan: still one clear, per-file problem
+                problems.append(Problem(e.id, str(e.path), f"not a readable .npy file ({type(err).__name__}: {err})")); continue
             if not np.isfinite(x).all():
                 problems.append(Problem(e.id, str(e.path), f"contains {int((~np.isfinite(x)).sum())} NaN/Inf values "
                                         "(expected finite features)"))

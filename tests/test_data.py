@@ -252,3 +252,39 @@ def test_real_clip_012314(tmp_path):
             x = ds[0]; L, s = x['m_length'], x['crop_start']
             assert L in (164, 168) and 0 <= s <= 170 - L
             np.testing.assert_allclose(ds.denormalise(x['motion'][:L]), feats[s:s + L], atol=1e-5)
+
+
+def _truncate(path: Path, keep_bytes: int):
+    data = path.read_bytes(); path.write_bytes(data[:len(data) - keep_bytes])
+
+
+def test_truncated_npy_is_one_clear_error_naming_the_file(tmp_path):
+    root = make_toy_folder(tmp_path / 'toy', [60, 70, 80], seed=5)
+    bad = root / 'new_joint_vecs' / '000001.npy'
+    _truncate(bad, 263 * 4 * 3)                                  # three frames short; the header still says 70
+    with pytest.raises(DatasetFormatError) as e:
+        HumanML3D(root, 'train', progress=False)
+    msg = str(e.value)
+    assert str(bad) in msg and 'truncated' in msg and "Failed to read all data" not in msg
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter('always')
+        ds = HumanML3D(root, 'train', mode='skip', progress=False)
+    assert [p.id for p in ds.skipped] == ['000001'] and 'truncated' in ds.skipped[0].reason
+    assert {it['name'].split('_')[0] for it in (ds[i] for i in range(len(ds)))} <= {'000000', '000002'}
+
+
+def test_a_file_damaged_after_the_header_scan_is_skipped_not_raised_raw(tmp_path, monkeypatch):
+    import easytune.data as D
+    root = make_toy_folder(tmp_path / 'toy', [60, 70, 80], seed=6)
+    bad = root / 'new_joint_vecs' / '000002.npy'
+    real_load = np.load
+    def flaky(path, *a, **k):                                    # the file changes between the scan and the read
+        if Path(path) == bad: raise ValueError('Failed to read all data for array')
+        return real_load(path, *a, **k)
+    monkeypatch.setattr(D.np, 'load', flaky)
+    with pytest.raises(DatasetFormatError, match=re.escape(str(bad))):
+        HumanML3D(root, 'train', progress=False)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter('always')
+        ds = HumanML3D(root, 'train', mode='skip', progress=False)
+    assert [p.id for p in ds.skipped] == ['000002'] and 'not a readable .npy file' in ds.skipped[0].reason
