@@ -217,6 +217,28 @@ class Stage:
     val_every: int = 250               # 0: no validation (the last weights are kept)
     val_batches: int = 8
     train_modules: tuple = ()          # sub-modules in train mode during the stage (the rest stay in eval mode)
+    warmup: int = 0                    # linear learning-rate warm-up over this many steps (0: none)
+    lr_schedule: str = 'constant'      # after warm-up: 'constant', or 'cosine' decay to `min_lr` x lr at the last step
+    min_lr: float = 0.0                # floor of the cosine schedule, as a fraction of `lr`
+    ema: float = 0.0                   # decay of an exponential moving average of the trained parameters (0: off);
+                                       # validation, best-val selection and the final weights then use the average
+
+    def lr_factor(self, k: int) -> float: # multiplier of every group's lr at optimiser step k (0-based)
+        "The warm-up and decay schedule at step `k`."
+        f = min(1.0, (k + 1) / self.warmup) if self.warmup else 1.0
+        if self.lr_schedule == 'cosine' and k >= self.warmup:
+            span = max(1, self.iters - 1 - self.warmup)
+            f *= self.min_lr + (1 - self.min_lr) * 0.5 * (1 + math.cos(math.pi * min(1.0, (k - self.warmup) / span)))
+        return f
+
+    def check(self):
+        "One clear error for a bad schedule or EMA setting."
+        if self.iters < 1: raise ValueError(f"stage {self.name}: iters must be >= 1, got {self.iters}")
+        if self.lr_schedule not in ('constant', 'cosine'):
+            raise ValueError(f"stage {self.name}: lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
+        if not 0 <= self.ema < 1: raise ValueError(f"stage {self.name}: ema must be in [0, 1), got {self.ema}")
+        if self.warmup < 0 or not 0 <= self.min_lr <= 1:
+            raise ValueError(f"stage {self.name}: warmup must be >= 0 and min_lr in [0, 1], got {self.warmup}, {self.min_lr}")
 
 @torch.no_grad()
 def _validate(stage, val_ds, seed):
@@ -230,10 +252,12 @@ def fit(stage: Stage, train_ds, val_ds=None, seed: int = 0, progress: bool = Tru
         checkpoint: str | Path | None = None, # resumable checkpoint file (resumed from when it exists)
         checkpoint_every: int = 200, stop_after: int | None = None # stop early after this iteration (tests)
        ) -> dict: # history: loss, logs, val [(iteration, loss)], best_val, seconds
-    "Run one training stage (seeded, resumable, best-val selection)."
-    if stage.iters < 1: raise ValueError(f"stage {stage.name}: iters must be >= 1, got {stage.iters}")
+    "Run one training stage (seeded, resumable, best-val selection; optional warm-up, cosine decay and EMA)."
+    stage.check()
     opt = torch.optim.AdamW(stage.params, lr=stage.lr, weight_decay=stage.weight_decay)
     flat = [p for g in opt.param_groups for p in g['params']]
+    base_lrs = [g['lr'] for g in opt.param_groups]
+    ema = [p.detach().clone() for p in flat] if stage.ema else None
     hist = {'loss': [], 'logs': [], 'val': [], 'best_val': math.inf, 'seconds': 0.0}
     best_state, start = None, 0
     ckpt = Path(checkpoint) if checkpoint else None
@@ -242,6 +266,9 @@ def fit(stage: Stage, train_ds, val_ds=None, seed: int = 0, progress: bool = Tru
         if st['stage'] != stage.name: raise ValueError(f"{ckpt}: checkpoint of stage {st['stage']!r}, not {stage.name!r}")
         stage.model.load_state_dict(st['model']); opt.load_state_dict(st['optimizer'])
         hist, best_state, start = st['history'], st['best_state'], st['iteration']
+        if ema is not None:
+            if st.get('ema') is None: raise ValueError(f"{ckpt}: checkpoint has no EMA weights but stage {stage.name!r} uses ema={stage.ema}")
+            ema = [e.to(p.device) for e, p in zip(st['ema'], flat)]
     t0 = time.perf_counter() - hist['seconds']
     bar = tqdm(range(start, stage.iters), initial=start, total=stage.iters, desc=stage.name, disable=not progress)
     for k in bar:
@@ -252,19 +279,39 @@ def fit(stage: Stage, train_ds, val_ds=None, seed: int = 0, progress: bool = Tru
             loss, logs = stage.loss_fn(batch, torch.Generator().manual_seed(seed * 1_000_003 + k))
         opt.zero_grad(set_to_none=True); loss.backward()
         if stage.grad_clip: nn.utils.clip_grad_norm_(flat, stage.grad_clip)
+        f = stage.lr_factor(k)
+        for g, lr0 in zip(opt.param_groups, base_lrs): g['lr'] = lr0 * f
         opt.step()
+        if ema is not None:
+            with torch.no_grad(): torch._foreach_lerp_(ema, [p.detach() for p in flat], 1 - stage.ema)
         hist['loss'].append(float(loss.detach())); hist['logs'].append({n: float(torch.as_tensor(v).detach()) for n, v in logs.items()})
         it = k + 1
         if val_ds is not None and stage.val_every and (it % stage.val_every == 0 or it == stage.iters):
-            v = _validate(stage, val_ds, seed); hist['val'].append((it, v))
-            if v < hist['best_val']: hist['best_val'], best_state = v, copy.deepcopy(stage.model.state_dict())
+            with _swapped(flat, ema):                      # validate (and keep) the averaged weights when there are any
+                v = _validate(stage, val_ds, seed); hist['val'].append((it, v))
+                if v < hist['best_val']: hist['best_val'], best_state = v, copy.deepcopy(stage.model.state_dict())
         bar.set_postfix(loss=f"{np.mean(hist['loss'][-50:]):.4f}", **({'val': f"{hist['val'][-1][1]:.4f}"} if hist['val'] else {}))
         hist['seconds'] = time.perf_counter() - t0
         if ckpt and (it % checkpoint_every == 0 or it == stage.iters):
             state = {'stage': stage.name, 'model': stage.model.state_dict(), 'optimizer': opt.state_dict(),
-                     'history': hist, 'best_state': best_state, 'iteration': it}
+                     'history': hist, 'best_state': best_state, 'iteration': it, 'ema': ema}
             atomic_write(ckpt, lambda f: torch.save(state, f))
         if stop_after is not None and it >= stop_after: return hist
     if best_state is not None: stage.model.load_state_dict(best_state)
+    elif ema is not None:
+        with torch.no_grad():
+            for p, e in zip(flat, ema): p.copy_(e)
     stage.model.eval()
     return hist
+
+@contextlib.contextmanager
+def _swapped(params, ema):
+    "Inside the block the parameters hold their EMA values (nothing happens when `ema` is None)."
+    if ema is None: yield; return
+    saved = [p.detach().clone() for p in params]
+    with torch.no_grad():
+        for p, e in zip(params, ema): p.copy_(e)
+    try: yield
+    finally:
+        with torch.no_grad():
+            for p, s in zip(params, saved): p.copy_(s)

@@ -12,7 +12,7 @@ from torch import Tensor
 
 # %% auto #0
 __all__ = ['NoiseSchedule', 'make_schedule', 'q_sample', 'x0_from_eps', 'eps_from_x0', 'predict_x0_and_eps', 'diffusion_loss',
-           'cfg_combine', 'drop_condition', 'StepOutput', 'Sampler', 'DDIMSampler', 'DDPMSampler',
+           'min_snr_weight', 'cfg_combine', 'drop_condition', 'StepOutput', 'Sampler', 'DDIMSampler', 'DDPMSampler',
            'lcm_boundary_scalings', 'lcm_origin_timesteps', 'LCMSampler', 'Trajectory', 'sample']
 
 # %% ../nbs/03_diffusion.ipynb #e4e64cad
@@ -143,6 +143,23 @@ def diffusion_loss(model_output:Tensor, # [B, ...] denoiser output
         m = mask.to(sq.dtype).reshape(mask.shape + (1,) * (sq.ndim - mask.ndim)).expand_as(sq)
         per_sample = (sq * m).flatten(1).sum(1) / m.flatten(1).sum(1).clamp(min=1)
     return per_sample.mean() if reduction == 'mean' else per_sample
+
+def min_snr_weight(t: Tensor, # [B] integer timesteps
+                   alphas_cumprod: Tensor, # [N] the schedule's ᾱ
+                   gamma: float, # the clip γ (Hang et al. 2023 use 5); 0 switches the weighting off (all ones)
+                   prediction: str = 'eps', # the loss's target: 'eps', 'x0' or 'v'
+                  ) -> Tensor: # [B] per-sample loss weights
+    "Min-SNR-γ loss weights: min(SNR_t, γ) in x0 units, expressed for an eps, x0 or v loss."
+    t = torch.as_tensor(t).long()
+    if gamma == 0: return torch.ones(len(t), dtype=alphas_cumprod.dtype, device=alphas_cumprod.device)
+    if gamma < 0: raise ValueError(f"min_snr_weight: gamma must be >= 0, got {gamma}")
+    a = alphas_cumprod.to(t.device)[t]
+    snr = a / (1 - a)
+    w = torch.clamp(snr, max=gamma)                                        # the x0-loss weight
+    if prediction == 'eps': return w / snr                                 # |eps - eps^|^2 = SNR |x0 - x0^|^2
+    if prediction == 'v': return w / (snr + 1)                             # |v - v^|^2 = (SNR + 1) |x0 - x0^|^2
+    if prediction == 'x0': return w
+    raise ValueError(f"min_snr_weight: prediction must be 'eps', 'x0' or 'v', got {prediction!r}")
 
 # %% ../nbs/03_diffusion.ipynb #1f679a5f
 def cfg_combine(out_uncond:Tensor, # [B, ...] model output with the null condition

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from .backbone import Backbone, BackboneConfig, Stage, TimestepEmbedding, sinusoidal_embedding, length_mask, dropout_rng
-from .diffusion import DDIMSampler, q_sample, diffusion_loss, drop_condition
+from .diffusion import DDIMSampler, q_sample, diffusion_loss, drop_condition, min_snr_weight
 
 # %% auto #0
 __all__ = ['MDMConfig', 'MDM', 'parameter_counts', 'random_crop', 'mdm_loss', 'mdm_stages']
@@ -40,6 +40,11 @@ class MDMConfig(BackboneConfig):
     vel_weight: float = 0.0           # weight of the velocity (frame-difference) loss; MDM uses 0 on HumanML3D
     val_every: int = 600              # validation cadence of `fit` (iterations)
     val_batches: int = 4              # validation batches (whole motions, no crop)
+    # recipe options (easytune.backbone.Stage; all off by default)
+    warmup: int = 0                   # linear lr warm-up steps
+    lr_schedule: str = 'constant'     # 'constant' or 'cosine' (decay to 0.1 x lr)
+    ema: float = 0.0                  # EMA decay of the weights (validated, selected and kept)
+    snr_gamma: float = 0.0            # Min-SNR-γ weighting of the x0 loss (0: uniform over timesteps)
 
     def validate(self):
         super().validate()
@@ -199,8 +204,9 @@ def mdm_loss(model: MDM,              # the backbone
     # of (weights, batch, generator) alone and resumed runs are bit-identical; the global RNG is left untouched
     with dropout_rng(generator, dev):
         pred = model.denoise(q_sample(x0, t, noise, model.schedule), t, cond, lengths, pos_offset=off)
-    loss = diffusion_loss(pred, x0, noise, t, prediction='x0', mask=mask)
-    logs = {'x0': float(loss.detach())}
+    per = diffusion_loss(pred, x0, noise, t, prediction='x0', mask=mask, reduction='none')
+    logs = {'x0': float(per.mean().detach())}
+    loss = (per * min_snr_weight(t, model.schedule.alphas_cumprod, model.config.snr_gamma, 'x0')).mean()
     if vel_weight > 0:
         vmask = mask[:, 1:] & mask[:, :-1]
         vel = diffusion_loss(pred[:, 1:] - pred[:, :-1], x0[:, 1:] - x0[:, :-1], None, prediction='x0', mask=vmask)
@@ -226,4 +232,5 @@ def mdm_stages(model: MDM,            # the backbone to train
     return [Stage('mdm', model, model.denoiser_parameters(), loss_fn, iters=iters or c.train_iters, lr=lr or c.lr,
                   weight_decay=c.weight_decay, grad_clip=c.grad_clip, batch_size=batch_size or c.batch_size,
                   val_every=c.val_every if val_every is None else val_every,
-                  val_batches=val_batches or c.val_batches, train_modules=(model,))]
+                  val_batches=val_batches or c.val_batches, train_modules=(model,), warmup=c.warmup,
+                  lr_schedule=c.lr_schedule, min_lr=0.1, ema=c.ema)]

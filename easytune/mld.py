@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from .backbone import Backbone, BackboneConfig, Stage, TimestepEmbedding, length_mask, seeded_batch, dropout_rng
-from .diffusion import q_sample, diffusion_loss, drop_condition, _at   # _at: ᾱ_t broadcast over x
+from .diffusion import q_sample, diffusion_loss, drop_condition, min_snr_weight, _at   # _at: ᾱ_t broadcast over x
 
 # %% auto #0
 __all__ = ['MLDConfig', 'SkipTransformer', 'encoder_layer', 'decoder_layer', 'sinusoid_table', 'MotionVAE', 'vae_loss',
@@ -52,6 +52,11 @@ class MLDConfig(BackboneConfig):
     val_batches: int = 4
     scale_batches: int = 16             # train batches used to fit the latent scale
     latent_cache: bool = True           # memoise the frozen VAE's latents of (motion crop) in the denoiser stage
+    # recipe options of the denoiser stage (easytune.backbone.Stage; all off by default)
+    denoiser_warmup: int = 0            # linear lr warm-up steps
+    denoiser_schedule: str = 'constant' # 'constant' or 'cosine' (decay to 0.1 x lr)
+    denoiser_ema: float = 0.0           # EMA decay of the denoiser weights (validated, selected and kept)
+    snr_gamma: float = 0.0              # Min-SNR-γ loss weighting (0: uniform over timesteps)
 
     def validate(self):
         super().validate()
@@ -369,9 +374,11 @@ def mld_denoiser_loss(model: MLD, batch: dict, generator: torch.Generator, train
     noise = torch.randn(z0.shape, generator=generator).to(z0)
     cond = drop_condition(model.encode_text(batch['caption']), model.null_condition(1)[0], model.config.cond_drop, generator)
     with dropout_rng(generator, model.device): out = model.denoiser(q_sample(z0, t, noise, model.schedule), t, cond)
-    if model.config.parameterization == 'v':
-        return F.mse_loss(out, v_target(z0, noise, t, model.schedule.alphas_cumprod)), {}
-    return diffusion_loss(out, z0, noise, t, prediction='eps'), {}
+    c = model.config
+    if c.parameterization == 'v': per = ((out - v_target(z0, noise, t, model.schedule.alphas_cumprod)) ** 2).flatten(1).mean(1)
+    else: per = diffusion_loss(out, z0, noise, t, prediction='eps', reduction='none')
+    if not c.snr_gamma: return per.mean(), {}
+    return (per * min_snr_weight(t, model.schedule.alphas_cumprod, c.snr_gamma, c.parameterization)).mean(), {}
 
 def mld_stages(model: MLD, # the model to train (in place)
                train_ds, # training split (used to fit the latent scale)
@@ -386,7 +393,8 @@ def mld_stages(model: MLD, # the model to train (in place)
     den = Stage('mld-denoiser', model, model.denoiser_parameters(),
                 lambda b, g: mld_denoiser_loss(model, b, g, train_ds, cache),
                 iters=denoiser_iters or c.denoiser_iters, lr=c.denoiser_lr, batch_size=c.denoiser_batch_size,
-                val_every=c.val_every, val_batches=c.val_batches, train_modules=(model.denoiser,))
+                val_every=c.val_every, val_batches=c.val_batches, train_modules=(model.denoiser,),
+                warmup=c.denoiser_warmup, lr_schedule=c.denoiser_schedule, min_lr=0.1, ema=c.denoiser_ema)
     den.latent_cache = cache
     return [vae, den]
 
