@@ -16,7 +16,8 @@ from .text import torch_threads
 # %% auto #0
 __all__ = ['RECIPES', 'PROFILES', 'KEY_SCHEMA', 'DEFAULT_THREADS', 'cache_root', 'dataset_fingerprint', 'default_data_root',
            'Recipe', 'register_recipe', 'text_identity', 'key_inputs', 'cache_key', 'weights_sha256',
-           'TrainedEvaluator', 'load_split', 'n_parameters', 'model_dir', 'pretrain', 'schedule', 'main']
+           'TrainedEvaluator', 'load_split', 'n_parameters', 'model_dir', 'pretrain', 'mld_denoiser_sweep', 'schedule',
+           'main']
 
 # %% ../nbs/06_pretrain.ipynb #ef81d2cb
 def cache_root() -> Path:
@@ -311,6 +312,53 @@ def _reward_stages(model, cfg, tcfg, root, deps):
 register_recipe(Recipe('reward', _reward_configs, lambda cfg, tcfg, root, deps: _rw.RewardRun(cfg), _reward_stages,
                        lambda model, path: model.save(path), lambda path: _rw.load_reward(path, 'spl')))
 
+# %% ../nbs/06_pretrain.ipynb #4cb18871
+def mld_denoiser_sweep(variants: dict, # name -> MLDConfig overrides of the denoiser stage ({} = the baseline)
+                       data_root=None, profile: str = 'cpu', seed: int = 0,
+                       cfg_scales=(7.5,), # guidance scales each variant is scored at
+                       val_items: int = 320, # val items scored per variant and scale
+                       threads: int | None = None, progress: bool = True,
+                       out_json=None, # write the rows here (atomically) after every variant
+                      ) -> list: # rows: variant, overrides, cfg_scale, R@1, R@3, FID, MM-Dist, real R@1, seconds
+    "Train one denoiser per recipe variant on the cached MLD's VAE and score each on the val split."
+    import dataclasses
+    from easytune.metrics import evaluate
+    fields = {f.name for f in dataclasses.fields(_mld.MLDConfig)}
+    allowed = {'denoiser_iters', 'denoiser_lr', 'denoiser_batch_size', 'denoiser_warmup', 'denoiser_schedule',
+               'denoiser_ema', 'snr_gamma', 'cond_drop', 'dropout', 'parameterization'}
+    for name, over in variants.items():
+        bad = sorted(set(over) - allowed)
+        if bad: raise ValueError(f"variants[{name!r}]: {bad} are not denoiser-stage fields; expected a subset of {sorted(allowed)}")
+    data_root = Path(data_root) if data_root else default_data_root(progress=progress)
+    threads = _check_threads(threads)
+    base, _ = pretrain('mld', data_root, profile, seed, progress=progress, threads=threads)
+    ev, _ = pretrain('evaluator', data_root, profile, seed, progress=progress, threads=threads)
+    tr, va = _splits(data_root, 0)
+    rows, real = [], {}
+    for name, over in variants.items():
+        cfg = dataclasses.replace(base.config, **over)
+        with torch_threads(threads):
+            torch.manual_seed(seed)
+            model = _mld.MLD(cfg)
+            model.load_state_dict({k: v for k, v in base.state_dict().items() if not k.startswith('denoiser.')}, strict=False)
+            t0 = time.perf_counter()
+            den = _mld.mld_stages(model, tr)[1]
+            fit(den, tr, va, seed=seed, progress=progress)
+            seconds = time.perf_counter() - t0
+            model.eval()
+            for w in cfg_scales:
+                gen = lambda c, l, s, m=model, w=w: m.generate(c, l, seed=s, cfg_scale=w)
+                t = evaluate(gen, data_root, ev.evaluator, ev.words, split='val', replications=1, seed=seed, batch_size=min(32, val_items),
+                             max_items=val_items, model_name=name, progress=False, real_cache=real)
+                mean = t.pivot_table(index='model', columns='metric', values='mean')
+                rows.append({'variant': name, 'overrides': over, 'cfg_scale': w, 'train_seconds': round(seconds, 1),
+                             **{k: float(mean.loc[name, k]) for k in ('R@1', 'R@3', 'FID', 'MM-Dist')},
+                             'real_R@1': float(mean.loc['Real', 'R@1'])})
+                if progress: print(f"[sweep] {name} cfg {w}: R@1 {rows[-1]['R@1']:.3f} FID {rows[-1]['FID']:.2f} "
+                                   f"({seconds:.0f} s)", flush=True)
+        if out_json: atomic_write(Path(out_json), lambda f: f.write(json.dumps(rows, indent=1).encode()))
+    return rows
+
 # %% ../nbs/06_pretrain.ipynb #06981078
 def schedule(kinds, # the kinds to train
              done=(), # kinds already cached
@@ -371,8 +419,15 @@ def main(argv=None):
                         'of the cache key, since another count sums in another order and gives other bits)')
     p.add_argument('--json', default=None, metavar='PATH',
                    help='write {kind: {"cache_key": ..., "weights_sha256": ...}} for every model to PATH')
+    p.add_argument('--sweep', default=None, metavar='FILE',
+                   help='instead of pretraining, run mld_denoiser_sweep with the variants of this JSON file '
+                        '({"name": {overrides}, ...}, optional key "__cfg_scales__": [..]); rows go to --json')
     a = p.parse_args(argv)
     if a.jobs < 1: p.error(f"--jobs: expected >= 1, got {a.jobs}")
+    if a.sweep:
+        spec = json.loads(Path(a.sweep).read_text())
+        scales = tuple(spec.pop('__cfg_scales__', (7.5,)))
+        return mld_denoiser_sweep(spec, a.data, a.profile, a.seed, scales, threads=a.threads, out_json=a.json)
     if a.threads < 1: p.error(f"--threads: expected >= 1, got {a.threads}")
     if a.json and not Path(a.json).resolve().parent.is_dir(): p.error(f"--json: folder not found: {Path(a.json).parent}")
     names = [k.strip() for k in a.backbone.split(',') if k.strip()]
