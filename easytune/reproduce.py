@@ -10,10 +10,12 @@ from pathlib import Path
 import pandas as pd
 
 # %% auto #0
-__all__ = ['REPORTS', 'PROFILES', 'PAPER_TABLE1', 'PAPER_TABLE3', 'PAPER_TABLE4', 'PAPER_TABLE6', 'BUDGETS', 'project_root',
-           'nbs_dir', 'available', 'resolve', 'declared_parameters', 'build_parameters', 'git_commit', 'provenance',
-           'Claim', 'claims_frame', 'claims_html', 'to_html', 'run_report', 'report_metadata', 'build_index', 'Budget',
-           'experiment_data', 'check_choice', 'pick_device', 'main']
+__all__ = ['REPORTS', 'PROFILES', 'VERDICTS', 'VERDICT_COLOURS', 'PAPER_TABLE1', 'PAPER_TABLE3', 'PAPER_TABLE4', 'PAPER_TABLE6',
+           'BUDGETS', 'project_root', 'nbs_dir', 'available', 'resolve', 'declared_parameters', 'build_parameters',
+           'git_commit', 'provenance', 'Timings', 'format_timings', 't_interval', 'verdict_of', 'Claim', 'judge_claim',
+           'claims_frame', 'detectable_effects', 'claims_html', 'to_html', 'run_report', 'report_metadata',
+           'claims_summary', 'build_index', 'Budget', 'experiment_data', 'check_choice', 'pick_device', 'seed_list',
+           'seed_means', 'ordering_effect', 'median_range', 'seed_summary', 'main']
 
 # %% ../nbs/11_reproduce.ipynb #7a8748e9
 REPORTS = {
@@ -111,28 +113,125 @@ def provenance() -> dict:
             'cuda': torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
             'time': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}
 
+# %% ../nbs/11_reproduce.ipynb #5f359899
+from contextlib import contextmanager
+
+class Timings(dict):
+    "phase -> seconds; `with timings('finetune'): ...` adds the block's wall time to that phase (JSON-serialisable)."
+    @contextmanager
+    def __call__(self, phase: str):
+        t0 = time.perf_counter()
+        try: yield self
+        finally: self[phase] = self.get(phase, 0.0) + time.perf_counter() - t0
+
+def format_timings(timings: dict | None) -> str:
+    "'finetune 210 s, evaluate 120 s, ...': the phases by time spent, largest first ('-' when none)."
+    if not timings: return '-'
+    items = sorted(((k, float(v)) for k, v in timings.items() if v is not None), key=lambda kv: -kv[1])
+    return ', '.join(f"{k} {v:.0f} s" if v >= 1 else f"{k} {v:.1f} s" for k, v in items)
+
 # %% ../nbs/11_reproduce.ipynb #ae064f36
+import math
+from dataclasses import field, asdict
+import numpy as np
+
+VERDICTS = ('holds', 'contradicted', 'inconclusive', 'not measured')
+
+def t_interval(values, # per-seed values; non-finite ones are dropped
+               level: float = 0.95,
+               deterministic: bool = False, # the values do not vary with the seed: the interval is the point
+              ) -> tuple: # (mean, low, high, half_width, n); NaNs when n = 0, (-inf, inf) when n = 1
+    "Mean and two-sided t-interval (n-1 degrees of freedom) of per-seed values."
+    x = np.asarray(values, dtype=float).ravel()
+    x = x[np.isfinite(x)]
+    n = len(x)
+    if n == 0: return math.nan, math.nan, math.nan, math.nan, 0
+    m = float(x.mean())
+    if deterministic:
+        if np.ptp(x) > 1e-9 * max(1.0, abs(m)):
+            raise ValueError(f"deterministic: the per-seed values differ ({x.min()!r} .. {x.max()!r})")
+        return m, m, m, 0.0, n
+    if n == 1: return m, -math.inf, math.inf, math.inf, 1
+    from scipy import stats
+    h = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
+    return m, m - h, m + h, h, n
+
+def verdict_of(low: float, high: float, threshold: float, n: int) -> str:
+    "The three-way verdict of an interval against a threshold (`not measured` when n = 0)."
+    if n == 0 or math.isnan(low) or math.isnan(high): return 'not measured'
+    if low > threshold: return 'holds'
+    if high < threshold: return 'contradicted'
+    return 'inconclusive'
+
+def _num(x): return None if x is None or not math.isfinite(x) else float(x)
+
 @dataclass
 class Claim:
-    claim: str               # the statement, in words
-    paper: str               # the paper's value (text)
-    ours: str                # our value (text)
-    holds: bool | None       # None: not measured in this run
+    claim: str                   # the statement, in words, in the paper's direction
+    paper: str                   # the paper's value (text)
+    ours: str                    # our value (text; means over seeds)
+    effect: float                # mean of the per-seed signed effects (positive: the paper's direction); NaN: not measured
+    ci95: list                   # [low, high] of the 95 % t-interval over seeds ([-inf, inf] for one seed)
+    n_seeds: int                 # seeds with a finite effect
+    verdict: str                 # one of VERDICTS
+    threshold: float = 0.0       # the claim holds when the effect exceeds this (0: a direction only)
+    unit: str = ''               # the effect's unit, e.g. '%', 'MiB', 'R@1'
+    half_width: float = math.nan # t(0.975, n-1) sd / sqrt(n): the smallest effect beyond the threshold the budget detects
+    per_seed: list = field(default_factory=list) # the per-seed effects (NaN where missing)
+    deterministic: bool = False  # the measurement does not vary with the seed
+
+    def to_dict(self) -> dict:
+        "JSON-safe record (non-finite numbers -> None) for results.json."
+        d = asdict(self)
+        for k in ('effect', 'threshold', 'half_width'): d[k] = _num(d[k])
+        d['ci95'] = [_num(v) for v in d['ci95']]
+        d['per_seed'] = [_num(v) for v in d['per_seed']]
+        return d
+
+def judge_claim(claim: str, paper: str, ours: str,
+                per_seed_effects, # one signed effect per seed (list, array or Series; NaN = missing); None: not measured
+                threshold: float = 0.0, # the paper's threshold in the effect's units (0: a direction claim)
+                unit: str = '', deterministic: bool = False) -> Claim:
+    "A claim with its effect, 95 % t-interval over seeds and three-way verdict."
+    x = [] if per_seed_effects is None else np.asarray(per_seed_effects, dtype=float).ravel().tolist()
+    m, lo, hi, h, n = t_interval(x, deterministic=deterministic)
+    return Claim(claim, paper, ours, m, [lo, hi], n, verdict_of(lo, hi, float(threshold), n), float(threshold), unit,
+                 h, x, deterministic)
+
+def _fmt(x, unit=''):
+    if x is None or (isinstance(x, float) and math.isnan(x)): return '-'
+    if math.isinf(x): return '∞' if x > 0 else '-∞'
+    s = f'{x:.4g}'
+    return f'{s} {unit}'.strip() if unit else s
 
 def claims_frame(claims) -> pd.DataFrame:
-    "The claims as a table with a verdict column."
-    verdict = lambda h: 'not measured' if h is None else ('holds' if h else 'does not hold')
-    return pd.DataFrame([{'claim': c.claim, 'paper': c.paper, 'ours': c.ours, 'verdict': verdict(c.holds)}
-                         for c in claims], columns=['claim', 'paper', 'ours', 'verdict'])
+    "The claims as a table: claim, paper, ours, effect, threshold, ci95, n_seeds, verdict."
+    cols = ['claim', 'paper', 'ours', 'effect', 'threshold', 'ci95', 'n_seeds', 'verdict']
+    return pd.DataFrame([{'claim': c.claim, 'paper': c.paper, 'ours': c.ours, 'effect': c.effect, 'threshold': c.threshold,
+                          'ci95': list(c.ci95), 'n_seeds': c.n_seeds, 'verdict': c.verdict} for c in claims], columns=cols)
+
+def detectable_effects(claims) -> list: # (claim, half-width, unit) for each claim with n_seeds >= 2 and a noisy measurement
+    "The smallest effect beyond its threshold each claim's budget could detect: the half-width of its 95 % interval."
+    return [(c.claim, c.half_width, c.unit) for c in claims
+            if c.n_seeds >= 2 and not c.deterministic and math.isfinite(c.half_width)]
+
+VERDICT_COLOURS = {'holds': '#1b7837', 'contradicted': '#b2182b', 'inconclusive': '#b8860b', 'not measured': '#777777'}
 
 def claims_html(claims) -> str:
-    "An HTML table of the claims, verdicts coloured (for `IPython.display.HTML`)."
-    colour = {'holds': '#1b7837', 'does not hold': '#b2182b', 'not measured': '#777777'}
-    rows = ''.join(f"<tr><td style='text-align:left'>{html.escape(r.claim)}</td><td>{html.escape(r.paper)}</td>"
-                   f"<td>{html.escape(r.ours)}</td><td style='color:{colour[r.verdict]};font-weight:bold'>{r.verdict}</td></tr>"
-                   for r in claims_frame(claims).itertuples())
-    return ("<table><thead><tr><th style='text-align:left'>claim</th><th>paper</th><th>ours</th><th>verdict</th>"
-            f"</tr></thead><tbody>{rows}</tbody></table>")
+    "An HTML table of the claims, verdicts coloured, and the smallest detectable effects (for `IPython.display.HTML`)."
+    e = html.escape
+    rows = ''.join(
+        f"<tr><td style='text-align:left'>{e(c.claim)}</td><td>{e(c.paper)}</td><td>{e(c.ours)}</td>"
+        f"<td>{e(_fmt(c.effect, c.unit))} (threshold {e(_fmt(c.threshold, c.unit))})</td>"
+        f"<td>[{e(_fmt(c.ci95[0]))}, {e(_fmt(c.ci95[1]))}]</td><td>{c.n_seeds}</td>"
+        f"<td style='color:{VERDICT_COLOURS[c.verdict]};font-weight:bold'>{c.verdict}</td></tr>" for c in claims)
+    det = detectable_effects(claims)
+    note = ("<p>Smallest detectable effect (half-width of the 95 % interval over seeds; an effect beyond its threshold "
+            "by less than this could not have been detected with this budget): "
+            + '; '.join(f"{e(n)}: ±{e(_fmt(h, u))}" for n, h, u in det) + '.</p>') if det else \
+           "<p>No claim has two or more seeds with a noisy measurement, so no detectable effect can be stated.</p>"
+    return ("<table><thead><tr><th style='text-align:left'>claim</th><th>paper</th><th>ours</th><th>effect</th>"
+            f"<th>95 % interval</th><th>n_seeds</th><th>verdict</th></tr></thead><tbody>{rows}</tbody></table>" + note)
 
 # %% ../nbs/11_reproduce.ipynb #da0dfb5b
 _CDN_SCRIPT = re.compile(r'<script[^>]*\bsrc\s*=\s*["\']https?://[^>]*>\s*</script>', re.I)
@@ -213,30 +312,49 @@ def report_metadata(executed) -> dict:
             'git_commit': prov.get('git_commit') or git_commit()[0]}
 
 # %% ../nbs/11_reproduce.ipynb #d99a34af
+def _results_of(out_root: Path, name: str) -> dict:
+    f = out_root / name / 'results.json'
+    try: return json.loads(f.read_text()) if f.exists() else {}
+    except json.JSONDecodeError: return {}
+
+def claims_summary(claims) -> str:
+    "'3 holds, 1 contradicted, 2 inconclusive' from results.json claim records ('-' when none)."
+    counts = {}
+    for c in claims or []:
+        v = c.get('verdict') if isinstance(c, dict) else getattr(c, 'verdict', None)
+        if v: counts[v] = counts.get(v, 0) + 1
+    return ', '.join(f'{counts[v]} {v}' for v in VERDICTS if v in counts) or '-'
+
 def build_index(out_root='reports') -> Path:
-    "Write `reports/index.html` linking every report found under `out_root`."
+    "Write `reports/index.html` linking every report found under `out_root`, with its verdicts and where its time went."
     out_root = Path(out_root)
     rows = []
     for name, (_, title) in REPORTS.items():
         ex = out_root / name / f'{name}.ipynb'
         if not ex.exists() or not (out_root / f'{name}.html').exists(): continue
         m = report_metadata(ex)
+        res = _results_of(out_root, name)
         dur = '-' if m['duration'] is None else f"{m['duration'] / 60:.1f} min"
         params = ', '.join(f'{k}={v}' for k, v in m['parameters'].items() if k != 'out_dir') or '(defaults)'
         rows.append(f"<tr><td><a href='{name}.html'>{html.escape(title)}</a></td><td>{html.escape(str(m['start_time'] or '-'))[:19]}</td>"
                     f"<td>{html.escape(str(m['profile']))}</td><td>{dur}</td>"
+                    f"<td>{html.escape(format_timings(res.get('timings')))}</td>"
+                    f"<td>{html.escape(claims_summary(res.get('claims')))}</td>"
                     f"<td><code>{html.escape((m['git_commit'] or '-')[:10])}</code></td><td>{html.escape(params)}</td></tr>")
     page = ("<!doctype html><html><head><meta charset='utf-8'><title>easytune reports</title>"
-            "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto}td,th{padding:.3em .8em;border-bottom:1px solid #ddd}"
+            "<style>body{font-family:sans-serif;max-width:80em;margin:2em auto}td,th{padding:.3em .8em;border-bottom:1px solid #ddd}"
             "th{text-align:left}</style></head><body><h1>easytune: reproduction reports</h1>"
             "<p>EasyTune (arXiv 2602.07967) reproduced on the embedded synthetic dataset unless a report says otherwise. "
-            "Each report opens with the paper's claims and whether they hold here.</p>"
-            "<table><tr><th>report</th><th>run (UTC)</th><th>profile</th><th>duration</th><th>commit</th><th>parameters</th></tr>"
+            "Each report opens with the paper's claims, each judged against its noise over fine-tuning seeds: holds, "
+            "contradicted or inconclusive (the 95 % interval above, below or across the claim's threshold).</p>"
+            "<table><tr><th>report</th><th>run (UTC)</th><th>profile</th><th>duration</th><th>where the time went</th>"
+            "<th>claims</th><th>commit</th><th>parameters</th></tr>"
             + ''.join(rows) + "</table></body></html>")
     from easytune.data import atomic_write
     atomic_write(out_root / 'index.html', lambda f: f.write(page.encode('utf-8')))
     os.chmod(out_root / 'index.html', 0o644)
     return out_root / 'index.html'
+
 
 # %% ../nbs/11_reproduce.ipynb #2721cfbf
 PAPER_TABLE1 = pd.DataFrame([
@@ -281,17 +399,19 @@ class Budget:
     updates: int             # fine-tuning trajectories per method (the equal sample budget)
     batch_size: int          # prompts per trajectory
     lr: float                # AdamW learning rate (the same for every method)
-    replications: int        # evaluation replications
+    replications: int        # evaluation replications of a single model (the backbones calibration)
     max_items: int | None    # test items per replication (None: the whole split)
     diversity_pairs: int
     val_every: int           # val-reward cadence (updates)
     val_size: int            # val prompts
     n_show: int              # prompts animated before/after
+    seeds: int = 1           # fine-tuning seeds of every method comparison (seed, seed+1, ...), paired across methods
+    seed_replications: int = 1  # evaluation replications per fine-tuning seed in those comparisons
 
 BUDGETS = {
-    'smoke': Budget('smoke', 160, 2, 4, 1e-3, 1, 32, 10, 1, 4, 1),
-    'cpu':   Budget('cpu', None, 16, 32, 1e-4, 3, 320, 300, 4, 32, 3),
-    'paper': Budget('cpu', None, 1500, 64, 1e-5, 20, None, 300, 100, 256, 4),
+    'smoke': Budget('smoke', 160, 2, 4, 1e-3, 1, 32, 10, 1, 4, 1, seeds=2, seed_replications=1),
+    'cpu':   Budget('cpu', None, 16, 32, 1e-4, 3, 320, 300, 4, 32, 3, seeds=3, seed_replications=1),
+    'paper': Budget('cpu', None, 1500, 64, 1e-5, 20, None, 300, 100, 256, 4, seeds=5, seed_replications=4),
 }
 
 def experiment_data(profile: str, data_dir=None, seed: int = 0) -> Path:
@@ -320,6 +440,53 @@ def pick_device(device: str = 'auto') -> str:
         raise ValueError(f"device: expected 'auto', 'cpu' or 'cuda[:N]', got {device!r}")
     if str(device).startswith('cuda') and not torch.cuda.is_available(): raise ValueError("device: CUDA is not available here")
     return device
+
+# %% ../nbs/11_reproduce.ipynb #c0819dba
+def seed_list(seed: int = 0, # the notebook's seed: the first fine-tuning seed
+              seeds=None, # number of fine-tuning seeds (None: the profile's Budget.seeds)
+              profile: str = 'smoke') -> list: # [seed, seed + 1, ..., seed + n - 1]
+    "The fine-tuning (and evaluation) seeds of a method comparison."
+    if profile not in BUDGETS: raise ValueError(f"profile: expected one of {list(BUDGETS)}, got {profile!r}")
+    n = BUDGETS[profile].seeds if seeds is None else seeds
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ValueError(f"seeds: expected None or an int >= 1, got {seeds!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0: raise ValueError(f"seed: expected an int >= 0, got {seed!r}")
+    return list(range(seed, seed + n))
+
+def seed_means(reps: pd.DataFrame, # per-replication rows with columns model, seed, <metric>...
+               model: str, metric: str) -> pd.Series: # seed -> mean over that seed's replications
+    "One value per seed of `model`'s `metric`: the mean over the seed's evaluation replications."
+    d = reps[reps['model'] == model]
+    if metric not in reps.columns or not len(d): return pd.Series(dtype=float, name=metric)
+    return d.groupby('seed')[metric].mean().astype(float).rename(metric)
+
+def ordering_effect(per_seed: dict, # name -> per-seed values (Series on the seed, or equal-length arrays)
+                    target, # the name (or a list of names: the best of them) the claim says is best
+                    higher_is_better: bool = True) -> pd.Series: # per seed: target - best other (signed: > 0 = target best)
+    "Per-seed effect of 'target is the best': the target's value minus the best other value in the same seed."
+    df = pd.DataFrame({k: pd.Series(v) if not isinstance(v, pd.Series) else v for k, v in per_seed.items()})
+    tg = [target] if isinstance(target, str) else list(target)
+    if not set(tg) <= set(df.columns) or len(df.columns) <= len(tg): raise ValueError(f"ordering_effect: need {tg} and another of {list(df.columns)}")
+    t, o = df[tg], df.drop(columns=tg)
+    return t.max(axis=1) - o.max(axis=1) if higher_is_better else o.min(axis=1) - t.min(axis=1)
+
+def median_range(values) -> tuple: # (median, min, max, n_finite, n); NaN = not reached (later than any finite value)
+    "Median over seeds with the range; unreached values count as later than every reached one."
+    x = np.asarray(values, dtype=float).ravel()
+    fin = x[np.isfinite(x)]
+    if not len(x): return math.nan, math.nan, math.nan, 0, 0
+    med = float(np.median(np.where(np.isfinite(x), x, math.inf)))
+    return (med if math.isfinite(med) else math.nan, float(fin.min()) if len(fin) else math.nan,
+            float(fin.max()) if len(fin) else math.nan, int(len(fin)), int(len(x)))
+
+def seed_summary(reps: pd.DataFrame) -> pd.DataFrame: # model, metric, mean, ci95 (t half-width over seeds), n
+    "Mean and 95 % t half-width over seeds of every model's metrics (per-seed values = means over replications)."
+    skip = {'model', 'seed', 'replication'}
+    rows = []
+    for model in dict.fromkeys(reps['model']):
+        for metric in [c for c in reps.columns if c not in skip]:
+            m, _, _, h, n = t_interval(seed_means(reps, model, metric))
+            if n: rows.append({'model': model, 'metric': metric, 'mean': m, 'ci95': h if math.isfinite(h) else math.nan, 'n': n})
+    return pd.DataFrame(rows)
 
 # %% ../nbs/11_reproduce.ipynb #a22aeaa5
 def main(argv=None):
