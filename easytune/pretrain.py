@@ -331,27 +331,31 @@ def mld_denoiser_sweep(variants: dict, # name -> MLDConfig overrides of the deno
         if bad: raise ValueError(f"variants[{name!r}]: {bad} are not denoiser-stage fields; expected a subset of {sorted(allowed)}")
     data_root = Path(data_root) if data_root else default_data_root(progress=progress)
     threads = _check_threads(threads)
-    base, _ = pretrain('mld', data_root, profile, seed, progress=progress, threads=threads)
-    ev, _ = pretrain('evaluator', data_root, profile, seed, progress=progress, threads=threads)
+    base, base_info = pretrain('mld', data_root, profile, seed, progress=progress, threads=threads)
     tr, va = _splits(data_root, 0)
-    rows, real = [], {}
+    trained = {}                          # first every denoiser, then the evaluator (which may still be training elsewhere)
     for name, over in variants.items():
         cfg = dataclasses.replace(base.config, **over)
+        if cfg == base.config:            # no change: the cached model is the baseline (its own denoiser training)
+            trained[name] = (base, base_info['stages']['mld-denoiser']['seconds']); continue
         with torch_threads(threads):
             torch.manual_seed(seed)
             model = _mld.MLD(cfg)
             model.load_state_dict({k: v for k, v in base.state_dict().items() if not k.startswith('denoiser.')}, strict=False)
             t0 = time.perf_counter()
-            den = _mld.mld_stages(model, tr)[1]
-            fit(den, tr, va, seed=seed, progress=progress)
-            seconds = time.perf_counter() - t0
-            model.eval()
+            fit(_mld.mld_stages(model, tr)[1], tr, va, seed=seed, progress=progress)
+            trained[name] = (model.eval(), time.perf_counter() - t0)
+    ev, _ = pretrain('evaluator', data_root, profile, seed, progress=progress, threads=threads)
+    rows, real = [], {}
+    for name, (model, seconds) in trained.items():
+        with torch_threads(threads):
             for w in cfg_scales:
                 gen = lambda c, l, s, m=model, w=w: m.generate(c, l, seed=s, cfg_scale=w)
-                t = evaluate(gen, data_root, ev.evaluator, ev.words, split='val', replications=1, seed=seed, batch_size=min(32, val_items),
-                             max_items=val_items, model_name=name, progress=False, real_cache=real)
+                t = evaluate(gen, data_root, ev.evaluator, ev.words, split='val', replications=1, seed=seed,
+                             batch_size=min(32, val_items), max_items=val_items, model_name=name, progress=False,
+                             real_cache=real)
                 mean = t.pivot_table(index='model', columns='metric', values='mean')
-                rows.append({'variant': name, 'overrides': over, 'cfg_scale': w, 'train_seconds': round(seconds, 1),
+                rows.append({'variant': name, 'overrides': variants[name], 'cfg_scale': w, 'train_seconds': round(seconds, 1),
                              **{k: float(mean.loc[name, k]) for k in ('R@1', 'R@3', 'FID', 'MM-Dist')},
                              'real_R@1': float(mean.loc['Real', 'R@1'])})
                 if progress: print(f"[sweep] {name} cfg {w}: R@1 {rows[-1]['R@1']:.3f} FID {rows[-1]['FID']:.2f} "
