@@ -206,7 +206,8 @@ def mdm_loss(model: MDM,              # the backbone
         pred = model.denoise(q_sample(x0, t, noise, model.schedule), t, cond, lengths, pos_offset=off)
     per = diffusion_loss(pred, x0, noise, t, prediction='x0', mask=mask, reduction='none')
     logs = {'x0': float(per.mean().detach())}
-    loss = (per * min_snr_weight(t, model.schedule.alphas_cumprod, model.config.snr_gamma, 'x0')).mean()
+    g = model.config.snr_gamma
+    loss = (per * min_snr_weight(t, model.schedule.alphas_cumprod, g, 'x0').to(per)).mean() if g else per.mean()
     if vel_weight > 0:
         vmask = mask[:, 1:] & mask[:, :-1]
         vel = diffusion_loss(pred[:, 1:] - pred[:, :-1], x0[:, 1:] - x0[:, :-1], None, prediction='x0', mask=vmask)

@@ -378,7 +378,7 @@ def mld_denoiser_loss(model: MLD, batch: dict, generator: torch.Generator, train
     if c.parameterization == 'v': per = ((out - v_target(z0, noise, t, model.schedule.alphas_cumprod)) ** 2).flatten(1).mean(1)
     else: per = diffusion_loss(out, z0, noise, t, prediction='eps', reduction='none')
     if not c.snr_gamma: return per.mean(), {}
-    return (per * min_snr_weight(t, model.schedule.alphas_cumprod, c.snr_gamma, c.parameterization)).mean(), {}
+    return (per * min_snr_weight(t, model.schedule.alphas_cumprod, c.snr_gamma, c.parameterization).to(per)).mean(), {}
 
 def mld_stages(model: MLD, # the model to train (in place)
                train_ds, # training split (used to fit the latent scale)

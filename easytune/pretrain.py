@@ -315,10 +315,11 @@ register_recipe(Recipe('reward', _reward_configs, lambda cfg, tcfg, root, deps: 
 # %% ../nbs/06_pretrain.ipynb #4cb18871
 def mld_denoiser_sweep(variants: dict, # name -> MLDConfig overrides of the denoiser stage ({} = the baseline)
                        data_root=None, profile: str = 'cpu', seed: int = 0,
-                       cfg_scales=(7.5,), # guidance scales each variant is scored at
+                       cfg_scales=(7.5,), # guidance scales each variant is scored at (empty: train and save only)
                        val_items: int = 320, # val items scored per variant and scale
                        threads: int | None = None, progress: bool = True,
                        out_json=None, # write the rows here (atomically) after every variant
+                       work_dir=None, # each trained variant is saved here and reloaded by a later call (resumable)
                       ) -> list: # rows: variant, overrides, cfg_scale, R@1, R@3, FID, MM-Dist, real R@1, seconds
     "Train one denoiser per recipe variant on the cached MLD's VAE and score each on the val split."
     import dataclasses
@@ -338,6 +339,9 @@ def mld_denoiser_sweep(variants: dict, # name -> MLDConfig overrides of the deno
         cfg = dataclasses.replace(base.config, **over)
         if cfg == base.config:            # no change: the cached model is the baseline (its own denoiser training)
             trained[name] = (base, base_info['stages']['mld-denoiser']['seconds']); continue
+        saved = Path(work_dir) / f"{hashlib.sha1(json.dumps({'base': base_info['cache_key'], 'config': _jsonable(cfg), 'seed': seed, 'threads': threads}, sort_keys=True).encode()).hexdigest()[:12]}.pt" if work_dir else None
+        if saved is not None and saved.exists():
+            trained[name] = (_mld.MLD.load(saved).eval(), json.loads(saved.with_suffix('.json').read_text())['seconds']); continue
         with torch_threads(threads):
             torch.manual_seed(seed)
             model = _mld.MLD(cfg)
@@ -345,6 +349,11 @@ def mld_denoiser_sweep(variants: dict, # name -> MLDConfig overrides of the deno
             t0 = time.perf_counter()
             fit(_mld.mld_stages(model, tr)[1], tr, va, seed=seed, progress=progress)
             trained[name] = (model.eval(), time.perf_counter() - t0)
+        if saved is not None:
+            model.save(saved)
+            atomic_write(saved.with_suffix('.json'), lambda f: f.write(json.dumps({'variant': name, 'overrides': over,
+                                                                                   'seconds': trained[name][1]}).encode()))
+    if not cfg_scales: return []
     ev, _ = pretrain('evaluator', data_root, profile, seed, progress=progress, threads=threads)
     rows, real = [], {}
     for name, (model, seconds) in trained.items():
@@ -431,7 +440,8 @@ def main(argv=None):
     if a.sweep:
         spec = json.loads(Path(a.sweep).read_text())
         scales = tuple(spec.pop('__cfg_scales__', (7.5,)))
-        return mld_denoiser_sweep(spec, a.data, a.profile, a.seed, scales, threads=a.threads, out_json=a.json)
+        return mld_denoiser_sweep(spec, a.data, a.profile, a.seed, scales, threads=a.threads, out_json=a.json,
+                                  work_dir=cache_root() / 'sweeps' / 'mld-denoiser')
     if a.threads < 1: p.error(f"--threads: expected >= 1, got {a.threads}")
     if a.json and not Path(a.json).resolve().parent.is_dir(): p.error(f"--json: folder not found: {Path(a.json).parent}")
     names = [k.strip() for k in a.backbone.split(',') if k.strip()]
