@@ -66,8 +66,10 @@ def test_chain_products_match_exact_matrices(seed, s, a):
     torch.testing.assert_close(G.chain_vjp(traj, a, b, v), v @ M)
     est = G.chain_norm(traj, a, b, iters=80, seed=seed)
     sv = torch.linalg.svdvals(M)
-    # power iteration: never above sigma_1; after 80 iterations at least sigma_2 (the toy's top two can be near-equal)
-    assert (est <= sv[0] * (1 + 1e-9)).all() and (est >= sv[min(1, len(sv) - 1)] * (1 - 1e-6)).all()
+    # power iteration: never above sigma_1, and within 2 % of it after 80 iterations. (It need not reach sigma_2: when
+    # sigma_1 ~ sigma_2 ~ sigma_3, as hypothesis found at seed=1, s=1, a=3 with 1.0009 / 1.0006 / 1.0000, the third
+    # component decays too slowly for that; a lower bound of sigma_2 was a flaky claim.)
+    assert (est <= sv[0] * (1 + 1e-9)).all()
     assert (est >= sv[0] * 0.98).all()
 
 
