@@ -324,7 +324,6 @@ def mld_denoiser_sweep(variants: dict, # name -> MLDConfig overrides of the deno
     "Train one denoiser per recipe variant on the cached MLD's VAE and score each on the val split."
     import dataclasses
     from easytune.metrics import evaluate
-    fields = {f.name for f in dataclasses.fields(_mld.MLDConfig)}
     allowed = {'denoiser_iters', 'denoiser_lr', 'denoiser_batch_size', 'denoiser_warmup', 'denoiser_schedule',
                'denoiser_ema', 'snr_gamma', 'cond_drop', 'dropout', 'parameterization'}
     for name, over in variants.items():
@@ -339,7 +338,8 @@ def mld_denoiser_sweep(variants: dict, # name -> MLDConfig overrides of the deno
         cfg = dataclasses.replace(base.config, **over)
         if cfg == base.config:            # no change: the cached model is the baseline (its own denoiser training)
             trained[name] = (base, base_info['stages']['mld-denoiser']['seconds']); continue
-        saved = Path(work_dir) / f"{hashlib.sha1(json.dumps({'base': base_info['cache_key'], 'config': _jsonable(cfg), 'seed': seed, 'threads': threads}, sort_keys=True).encode()).hexdigest()[:12]}.pt" if work_dir else None
+        variant_key = cache_key(_jsonable({'base': base_info['cache_key'], 'config': cfg, 'seed': seed, 'threads': threads}))
+        saved = Path(work_dir) / f'{variant_key}.pt' if work_dir else None
         if saved is not None and saved.exists():
             trained[name] = (_mld.MLD.load(saved).eval(), json.loads(saved.with_suffix('.json').read_text())['seconds']); continue
         with torch_threads(threads):
@@ -437,13 +437,13 @@ def main(argv=None):
                         '({"name": {overrides}, ...}, optional key "__cfg_scales__": [..]); rows go to --json')
     a = p.parse_args(argv)
     if a.jobs < 1: p.error(f"--jobs: expected >= 1, got {a.jobs}")
+    if a.threads < 1: p.error(f"--threads: expected >= 1, got {a.threads}")
+    if a.json and not Path(a.json).resolve().parent.is_dir(): p.error(f"--json: folder not found: {Path(a.json).parent}")
     if a.sweep:
         spec = json.loads(Path(a.sweep).read_text())
         scales = tuple(spec.pop('__cfg_scales__', (7.5,)))
         return mld_denoiser_sweep(spec, a.data, a.profile, a.seed, scales, threads=a.threads, out_json=a.json,
                                   work_dir=cache_root() / 'sweeps' / 'mld-denoiser')
-    if a.threads < 1: p.error(f"--threads: expected >= 1, got {a.threads}")
-    if a.json and not Path(a.json).resolve().parent.is_dir(): p.error(f"--json: folder not found: {Path(a.json).parent}")
     names = [k.strip() for k in a.backbone.split(',') if k.strip()]
     kinds = sorted(RECIPES, key=lambda k: (len(RECIPES[k].depends_on), k)) if names == ['all'] else names
     for k in kinds:
