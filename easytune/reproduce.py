@@ -13,9 +13,9 @@ import pandas as pd
 __all__ = ['REPORTS', 'PROFILES', 'VERDICTS', 'VERDICT_COLOURS', 'PAPER_TABLE1', 'PAPER_TABLE3', 'PAPER_TABLE4', 'PAPER_TABLE6',
            'BUDGETS', 'project_root', 'nbs_dir', 'available', 'resolve', 'declared_parameters', 'build_parameters',
            'git_commit', 'provenance', 'Timings', 'format_timings', 't_interval', 'verdict_of', 'Claim', 'judge_claim',
-           'claims_frame', 'detectable_effects', 'claims_html', 'to_html', 'run_report', 'report_metadata',
-           'claims_summary', 'build_index', 'Budget', 'experiment_data', 'check_choice', 'pick_device', 'seed_list',
-           'seed_means', 'ordering_effect', 'median_range', 'seed_summary', 'main']
+           'claims_frame', 'detectable_effects', 'claims_html', 'to_html', 'path_labels', 'scrub_paths', 'run_report',
+           'report_metadata', 'claims_summary', 'build_index', 'Budget', 'experiment_data', 'check_choice',
+           'pick_device', 'seed_list', 'seed_means', 'ordering_effect', 'median_range', 'seed_summary', 'main']
 
 # %% ../nbs/11_reproduce.ipynb #7a8748e9
 REPORTS = {
@@ -254,6 +254,33 @@ def to_html(notebook, out_html) -> Path:
     os.chmod(out_html, 0o644)
     return Path(out_html)
 
+# %% ../nbs/11_reproduce.ipynb #869e46db
+_TEXT_SUFFIXES = ('.ipynb', '.html', '.json', '.txt', '.md', '.csv', '.log')
+
+def path_labels(out_dir=None, # the folder being written (shown as `label`)
+                label: str = 'reports') -> dict:
+    "Absolute machine paths -> the portable names reports use for them (longest first)."
+    from easytune.pretrain import cache_root
+    pairs = {str(Path(cache_root()).expanduser().resolve()): '$EASYTUNE_CACHE', str(project_root()): '<repo>',
+             str(Path.home().resolve()): '~', str(Path(tempfile.gettempdir()).resolve()): '$TMPDIR'}
+    if out_dir is not None: pairs[str(Path(out_dir).resolve())] = label
+    pairs = {k: v for k, v in pairs.items() if k not in ('/', '')}
+    return dict(sorted(pairs.items(), key=lambda kv: -len(kv[0])))
+
+def scrub_paths(folder, # every text file under it is rewritten in place
+                labels: dict) -> list: # absolute path -> replacement (`path_labels`)
+    "Replace machine paths in a report's text files; returns the files changed."
+    changed = []
+    for f in sorted(Path(folder).rglob('*')):
+        if not f.is_file() or f.suffix not in _TEXT_SUFFIXES: continue
+        text = f.read_text(encoding='utf-8')
+        new = text
+        for path, name in labels.items(): new = new.replace(path, name)
+        if new != text:
+            from easytune.data import atomic_write
+            atomic_write(f, lambda fh, s=new: fh.write(s.encode('utf-8'))); os.chmod(f, 0o644); changed.append(f)
+    return changed
+
 # %% ../nbs/11_reproduce.ipynb #0f1b8a0a
 def run_report(name: str, # a key of REPORTS
                profile: str = 'cpu', # 'smoke', 'cpu' or 'paper'
@@ -284,6 +311,7 @@ def run_report(name: str, # a key of REPORTS
         shutil.rmtree(failed, ignore_errors=True); tmp.rename(failed)
         raise
     to_html(executed, tmp / f'{name}.html')
+    scrub_paths(tmp, path_labels(tmp, f'{out_root.name}/{name}'))   # no machine path in what is kept
     final = out_root / name
     old = out_root / f'.old-{name}'
     shutil.rmtree(old, ignore_errors=True)

@@ -128,3 +128,21 @@ def test_index_shows_where_the_time_went(tmp_path):
     t = Timings()
     with t('evaluate'): pass
     assert set(t) == {'evaluate'} and format_timings({}) == '-'
+
+
+def test_reports_carry_no_machine_path(tmp_path, monkeypatch):
+    cache = tmp_path / 'cache'
+    monkeypatch.setenv('EASYTUNE_CACHE', str(cache))
+    body = ("import json, os, pathlib\n"
+            "paths = {'cache': os.environ['EASYTUNE_CACHE'] + '/data/synthetic', 'out': str(pathlib.Path(out_dir).resolve())}\n"
+            "print(paths)\n"
+            "pathlib.Path(out_dir, 'results.json').write_text(json.dumps(paths))")
+    nb = _notebook(tmp_path / 'tiny.ipynb', body)
+    out = tmp_path / 'reports'
+    run_report('dataset', profile='cpu', out_root=out, notebook=nb, progress=False)
+    res = json.loads((out / 'dataset' / 'results.json').read_text())
+    assert res == {'cache': '$EASYTUNE_CACHE/data/synthetic', 'out': 'reports/dataset'}
+    for f in [*(out / 'dataset').iterdir(), out / 'dataset.html']:
+        text = f.read_text()
+        assert str(cache) not in text and str(tmp_path) not in text, f
+    assert "$EASYTUNE_CACHE/data/synthetic" in (out / 'dataset.html').read_text()
