@@ -8,7 +8,7 @@ SEED    ?= 0
 SMOKE   := _runs/smoke
 
 
-.PHONY: data report test sync-check nbtest smoke pytest clean-runs
+.PHONY: data readme report test sync-check nbtest smoke pytest clean-runs
 
 data:
 	$(PY) -c "from easytune.pretrain import default_data_root as d; print(d(seed=$(SEED)))"
@@ -24,7 +24,14 @@ report:
 	$(if $(and $(PRETRAIN),$(filter-out smoke,$(PROFILE))),$(PY) -m easytune.pretrain --backbone $(PRETRAIN) --jobs $(JOBS) --profile cpu --seed $(SEED) $(if $(DATA),--data $(DATA),),)
 	$(PY) -m easytune.reproduce $(REPORTS) --profile $(PROFILE) --seed $(SEED) $(if $(DATA),--data $(DATA),)
 
+# README.md is generated from nbs/index.ipynb, nbdev's front page (nbdev_readme needs quarto, so the markdown cells
+# are joined here): edit the notebook, then `make readme`.
+readme:
+	$(PY) -c "import nbformat; nb = nbformat.read('nbs/index.ipynb', as_version=4); open('README.md', 'w').write('<!-- generated from nbs/index.ipynb by make readme: edit the notebook, not this file -->\n\n' + '\n\n'.join(c.source for c in nb.cells if c.cell_type == 'markdown') + '\n')"
+
 sync-check:
+	$(MAKE) --no-print-directory readme
+	git diff --exit-code --stat -- README.md || (echo "README.md is out of sync with nbs/index.ipynb: run make readme and commit"; exit 1)
 	nbdev_export
 	git diff --exit-code --stat -- easytune || (echo "easytune/ is out of sync with nbs/: run nbdev_export and commit"; exit 1)
 	test -z "$$(git status --porcelain -- easytune)" || (git status --porcelain -- easytune; echo "nbdev_export created untracked files"; exit 1)

@@ -4,7 +4,6 @@
 
 # %% ../nbs/04_backbone.ipynb #b13711ff
 from __future__ import annotations
-import json, os, tempfile
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 import numpy as np

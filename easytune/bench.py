@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse, ctypes, gc, json, sys, time
 from dataclasses import replace
 from pathlib import Path
-import numpy as np
 import pandas as pd
 import torch
 from .finetune import PRESETS, Finetuner, get_config, tiny_backbone

@@ -11,9 +11,9 @@ import torch
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['NoiseSchedule', 'make_schedule', 'q_sample', 'x0_from_eps', 'eps_from_x0', 'predict_x0_and_eps', 'diffusion_loss',
-           'min_snr_weight', 'cfg_combine', 'drop_condition', 'StepOutput', 'Sampler', 'DDIMSampler', 'DDPMSampler',
-           'lcm_boundary_scalings', 'lcm_origin_timesteps', 'LCMSampler', 'Trajectory', 'sample']
+__all__ = ['NoiseSchedule', 'make_schedule', 'coef_at', 'q_sample', 'x0_from_eps', 'eps_from_x0', 'predict_x0_and_eps',
+           'diffusion_loss', 'min_snr_weight', 'cfg_combine', 'drop_condition', 'StepOutput', 'Sampler', 'DDIMSampler',
+           'DDPMSampler', 'lcm_boundary_scalings', 'lcm_origin_timesteps', 'LCMSampler', 'Trajectory', 'sample']
 
 # %% ../nbs/03_diffusion.ipynb #e4e64cad
 @dataclass(frozen=True, eq=False)
@@ -69,7 +69,7 @@ def _bcast(v:Tensor, x:Tensor) -> Tensor:
     v = v.to(device=x.device, dtype=x.dtype)
     return v.reshape(v.shape + (1,) * (x.ndim - v.ndim)) if v.ndim else v
 
-def _at(values:Tensor, t, x:Tensor) -> Tensor:
+def coef_at(values:Tensor, t, x:Tensor) -> Tensor:
     "values[t] shaped to broadcast against x."
     return _bcast(values[_timesteps(t, len(values))], x)
 
@@ -85,7 +85,7 @@ def q_sample(x0:Tensor, # [B, ...] clean samples
              schedule:NoiseSchedule, # the forward process
             ) -> Tensor: # [B, ...] x_t
     "Sample the forward process q(x_t | x_0) with the given noise."
-    abar = _at(schedule.alphas_cumprod, t, x0)
+    abar = coef_at(schedule.alphas_cumprod, t, x0)
     return abar.sqrt() * x0 + (1 - abar).sqrt() * noise
 
 def x0_from_eps(x_t:Tensor, # [B, ...] noisy samples
@@ -94,7 +94,7 @@ def x0_from_eps(x_t:Tensor, # [B, ...] noisy samples
                 schedule:NoiseSchedule, # the forward process
                ) -> Tensor: # [B, ...] clean prediction x0-hat
     "Clean sample implied by x_t and a noise prediction."
-    abar = _at(schedule.alphas_cumprod, t, x_t)
+    abar = coef_at(schedule.alphas_cumprod, t, x_t)
     return (x_t - (1 - abar).sqrt() * eps) / abar.sqrt()
 
 def eps_from_x0(x_t:Tensor, # [B, ...] noisy samples
@@ -103,7 +103,7 @@ def eps_from_x0(x_t:Tensor, # [B, ...] noisy samples
                 schedule:NoiseSchedule, # the forward process
                ) -> Tensor: # [B, ...] noise prediction eps-hat
     "Noise implied by x_t and a clean prediction."
-    abar = _at(schedule.alphas_cumprod, t, x_t)
+    abar = coef_at(schedule.alphas_cumprod, t, x_t)
     return (x_t - abar.sqrt() * x0) / (1 - abar).sqrt()
 
 def predict_x0_and_eps(model_output:Tensor, # [B, ...] what the denoiser returned

@@ -162,7 +162,7 @@ def _xavier_init(m):
         if m.bias is not None: nn.init.zeros_(m.bias)
 
 # %% ../nbs/05_evaluator.ipynb #a630634f
-from .data import build_vocabulary, save_word_vectorizer, WordVectorizer, pos_onehot, POS_ENUMERATOR
+from .data import build_vocabulary, save_word_vectorizer, pos_onehot
 
 class LearnedWordVectors(nn.Module):
     "A trainable word-vector table over a vocabulary, reading `word/POS` tokens like `WordVectorizer`."
@@ -193,7 +193,6 @@ class LearnedWordVectors(nn.Module):
         return save_word_vectorizer(folder, self.words, self.vectors.detach().numpy(), overwrite=overwrite)
 
 # %% ../nbs/05_evaluator.ipynb #01917996
-import math, time
 from .data import HumanML3D
 from .backbone import Stage, fit
 

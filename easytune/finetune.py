@@ -5,7 +5,7 @@
 # %% ../nbs/07_finetune.ipynb #1850732d
 from __future__ import annotations
 import argparse, copy, json, math, sys, time
-from dataclasses import dataclass, asdict, fields, replace
+from dataclasses import dataclass, asdict, field, fields, replace
 from pathlib import Path
 from typing import Callable, NamedTuple
 import numpy as np
@@ -20,8 +20,41 @@ from .data import atomic_write
 from .reward import ToyReward
 
 # %% auto #0
-__all__ = ['GRAD_STEPS', 'PRESETS', 'VAL_SEED', 'FinetuneConfig', 'get_config', 'Plan', 'plan_steps', 'Finetuner', 'finetune',
-           'tiny_backbone', 'smoke_all', 'compare_methods', 'plot_reward_vs_time', 'get_reward', 'main']
+__all__ = ['GRAD_STEPS', 'PRESETS', 'VAL_SEED', 'easytune_reference', 'FinetuneConfig', 'get_config', 'Plan', 'plan_steps',
+           'Finetuner', 'finetune', 'tiny_backbone', 'smoke_all', 'compare_methods', 'plot_reward_vs_time',
+           'get_reward', 'main']
+
+# %% ../nbs/07_finetune.ipynb #44dae315
+def easytune_reference(backbone: Backbone, # fine-tuned in place (its denoiser parameters are in `optimizer`)
+                       reward: Callable, # reward(motion, texts, lengths) -> [B]; frozen
+                       texts, lengths, # B captions and their lengths in frames
+                       optimizer: torch.optim.Optimizer, # over backbone.denoiser_parameters()
+                       num_steps: int = 50, k: int = 10, # DDIM steps N; the last K of them are optimised
+                       grad_clip: float = 1.0, generator: torch.Generator | None = None,
+                      ) -> list: # the reward of each optimised step
+    "EasyTune (Step) on one trajectory, as the paper's Algorithm 1."
+    sampler = backbone.make_sampler('ddim', num_steps, 0.0)
+    w = backbone.config.cfg_scale
+    lengths = torch.as_tensor(lengths, device=backbone.device).long()
+    backbone.eval()
+    with torch.no_grad():
+        cond, uncond = backbone.encode_text(texts), (backbone.null_condition(len(texts)) if w != 1 else None)
+    params = [p for group in optimizer.param_groups for p in group['params']]
+    x = sampler.init_noise(backbone.latent_shape(lengths), generator).to(backbone.device)      # x_T
+    rewards = []
+    for i, t in enumerate(sampler.timesteps):
+        x = x.detach()                                          # sg[x_t]: no gradient crosses steps
+        optimise = i >= len(sampler.timesteps) - k              # the last K steps
+        with torch.set_grad_enabled(optimise):
+            eps = backbone.guided(x, t, cond, lengths, w, uncond)          # one (CFG) denoiser call
+            x, x0 = sampler.step(eps, t, x, generator=generator)           # x_{t-1} and the one-step prediction
+        if optimise:
+            r = reward(backbone.decode(x0, lengths), texts, lengths)      # score x̂0
+            (-r.mean()).backward()                                        # this step's own gradient
+            nn.utils.clip_grad_norm_(params, grad_clip)
+            optimizer.step(); optimizer.zero_grad(set_to_none=True)       # one update per step
+            rewards.append(float(r.detach().mean()))
+    return rewards
 
 # %% ../nbs/07_finetune.ipynb #94feafeb
 GRAD_STEPS = ('last', 'first', 'spaced', 'random', 'truncate', 'bernoulli', 'threshold', 'window', 'all', 'list', 'stop')
@@ -180,6 +213,17 @@ def _clean_target(backbone, motion, lengths):
     if hasattr(backbone, 'encode_motion'): return backbone.encode_motion(motion, lengths)
     return motion[:, :int(torch.as_tensor(lengths).max()), :backbone.config.feat_dim].to(backbone.device)
 
+@dataclass
+class _Trajectory:
+    "What one `Finetuner.update` carries from phase to phase."
+    texts: list; lengths: torch.Tensor; generator: torch.Generator; motion: object; probe: bool
+    plan: Plan; grad: set; scored: set; per_step: bool; norm: float; cond: object; uncond: object
+    x: torch.Tensor                                  # the current state
+    carries: bool = False                            # does x depend on theta (through the graph)?
+    states: list = field(default_factory=list)       # every state (probe)
+    rewards: list = field(default_factory=list); pending: list = field(default_factory=list)
+    gnorms: list = field(default_factory=list); regs: list = field(default_factory=list)
+
 class Finetuner:
     "One reward fine-tuning method applied to a backbone (see `FinetuneConfig`)."
     def __init__(self, backbone: Backbone, # the model to fine-tune (in place)
@@ -238,7 +282,7 @@ class Finetuner:
         self.opt_steps += 1
         return float(gn)
 
-    # --- one optimisation ------------------------------------------------------------------------------------------
+    # --- one optimisation, in five phases ---------------------------------------------------------------------
     def update(self, texts, # B captions
                lengths, # [B] motion lengths in frames
                generator: torch.Generator | None = None, # randomness of this trajectory (x_T, sampler noise, choices)
@@ -246,6 +290,18 @@ class Finetuner:
                probe: bool = False, # also report which states a gradient reached ('state_grad', [N+1] bools)
               ) -> dict: # reward, loss, n_opt_steps, grad_norm, n_grad_steps, n_denoiser_calls, stop, ...
         "One trajectory of the sampler with this method's gradient flow and optimiser step(s)."
+        run = self._plan(texts, lengths, generator, motion, probe)       # 1. plan: steps, conditions, x_T
+        for i in range(run.plan.stop + 1):
+            out, prev, x0 = self._roll(run, i)                           # 2. roll out one step
+            loss = self._step_loss(run, i, out, prev, x0)                # 3. score it
+            if loss is not None: self._backprop(run, loss)               # 4. back-propagate (now or later)
+            run.x = prev
+            if probe: run.states.append(prev)
+        self._finish(run)                                                # 5. final reward, backward and step
+        return self._logs(run)
+
+    def _plan(self, texts, lengths, generator, motion, probe) -> _Trajectory:
+        "Phase 1: draw the trajectory's plan, encode the captions, sample x_T."
         c, bb = self.config, self.backbone
         generator = generator if generator is not None else torch.Generator().manual_seed(0)
         texts = list(texts); B = len(texts)
@@ -255,75 +311,81 @@ class Finetuner:
             raise ValueError("update: reg='diffusion' needs the real train motions of the batch (motion=...)")
         choice = torch.Generator().manual_seed(int(torch.randint(0, 2 ** 62, (1,), generator=generator)))
         plan = plan_steps(c, self.n, choice)
-        grad_set, scored_set = set(plan.grad), set(plan.scored)
-        n_scored = max(len(plan.scored), 1)
         per_step = c.opt_every == 'step'
-        norm = 1.0 if per_step else 1.0 / n_scored                       # trajectory cadence: mean over scored steps
         bb.eval()
         with torch.no_grad():
             cond = bb.encode_text(texts)
             uncond = bb.null_condition(B) if self.cfg_scale != 1 else None
         x = self.sampler.init_noise(bb.latent_shape(lengths), generator).to(bb.device)
         if probe: x.requires_grad_(True)
-        states, rewards, pending, gnorms, regs = [x], [], [], [], []
-        carries = False                                                   # does x depend on theta (through the graph)?
-        def backward_now(loss):
-            if loss.requires_grad: loss.backward()
-            if per_step: gnorms.append(self._opt_step())
-        for i in range(plan.stop + 1):
-            t = self.sampler.timesteps[i]
-            if c.detach == 'state': x, carries = x.detach(), False
-            if i in grad_set:
-                net_in = x if c.detach == 'none' else x.detach()
-                out = bb.guided(net_in, t, cond, lengths, self.cfg_scale, uncond)
+        norm = 1.0 if per_step else 1.0 / max(len(plan.scored), 1)       # trajectory cadence: mean over scored steps
+        return _Trajectory(texts, lengths, generator, motion, probe, plan, set(plan.grad), set(plan.scored), per_step,
+                           norm, cond, uncond, x, states=[x])
+
+    def _roll(self, run: _Trajectory, i: int) -> tuple:
+        "Phase 2: one guided denoiser call and sampler step, with parameter gradients only at the plan's grad steps."
+        c, t, grad = self.config, self.sampler.timesteps[i], i in run.grad
+        if c.detach == 'state': run.x, run.carries = run.x.detach(), False
+        with torch.set_grad_enabled(grad):
+            x_in = run.x if grad and c.detach == 'none' else run.x.detach()
+            out = self.backbone.guided(x_in, t, run.cond, run.lengths, self.cfg_scale, run.uncond)
+        with torch.set_grad_enabled(grad or run.carries):
+            prev, x0 = self.sampler.step(out, t, run.x, generator=run.generator)
+        if run.probe and prev.requires_grad: prev.retain_grad()
+        run.carries = run.carries or grad
+        return out, prev, x0
+
+    def _step_loss(self, run: _Trajectory, i: int, out, prev, x0):
+        "Phase 3: minus the reward of a scored step (its x̂0, or x_t with its timestep) plus a grad step's regularisers."
+        c, t, loss = self.config, self.sampler.timesteps[i], None
+        if i in run.scored:
+            if c.reward_on == 'x0': r = self._score(x0, run.texts, run.lengths)
             else:
-                with torch.no_grad(): out = bb.guided(x.detach(), t, cond, lengths, self.cfg_scale, uncond)
-            with torch.set_grad_enabled(i in grad_set or carries):
-                prev, x0 = self.sampler.step(out, t, x, generator=generator)
-            if probe and prev.requires_grad: prev.retain_grad()
-            carries = carries or i in grad_set
-            step_loss = None
-            if i in scored_set:
-                if c.reward_on == 'x0': r = self._score(x0, texts, lengths)
-                else:
-                    tp = int(self.sampler.prev_timestep(t))
-                    r = self._score(prev, texts, lengths, torch.full((B,), max(tp, 0), dtype=torch.long, device=bb.device))
-                rewards.append(float(r.detach().mean()))
-                step_loss = -c.reward_weight * self._weight(i) * norm * r.mean()
-            if i in grad_set and c.reg == 'kl' and c.reg_weight > 0:
-                with torch.no_grad(): ref = self.base.guided(x.detach(), t, cond, lengths, self.cfg_scale, uncond)
-                kl = ((out - ref) ** 2).mean(); regs.append(float(kl.detach()))
-                kl = c.reg_weight * (1.0 if per_step else 1.0 / max(len(plan.grad), 1)) * kl
-                step_loss = kl if step_loss is None else step_loss + kl
-            if per_step and i in grad_set and c.reg == 'diffusion' and c.reg_weight > 0:
-                d = self._diffusion_reg(motion, lengths, texts, generator); regs.append(float(d.detach()))
-                step_loss = step_loss + c.reg_weight * d
-            if step_loss is not None:
-                if c.detach == 'state': backward_now(step_loss)
-                else: pending.append(step_loss)
-            x = prev
-            if probe: states.append(x)
+                tp = max(int(self.sampler.prev_timestep(t)), 0)
+                r = self._score(prev, run.texts, run.lengths, torch.full((len(run.texts),), tp, dtype=torch.long,
+                                                                          device=self.backbone.device))
+            run.rewards.append(float(r.detach().mean()))
+            loss = -c.reward_weight * self._weight(i) * run.norm * r.mean()
+        if i in run.grad and c.reg == 'kl' and c.reg_weight > 0:
+            with torch.no_grad(): ref = self.base.guided(run.x.detach(), t, run.cond, run.lengths, self.cfg_scale, run.uncond)
+            kl = ((out - ref) ** 2).mean(); run.regs.append(float(kl.detach()))
+            kl = c.reg_weight * (1.0 if run.per_step else 1.0 / max(len(run.plan.grad), 1)) * kl
+            loss = kl if loss is None else loss + kl
+        if run.per_step and i in run.grad and c.reg == 'diffusion' and c.reg_weight > 0:
+            d = self._diffusion_reg(run.motion, run.lengths, run.texts, run.generator); run.regs.append(float(d.detach()))
+            loss = loss + c.reg_weight * d
+        return loss
+
+    def _backprop(self, run: _Trajectory, loss):
+        "Phase 4: with the state detached this step's graph is complete, so backward now (and step, per step); else keep it."
+        if self.config.detach != 'state': run.pending.append(loss); return
+        if loss.requires_grad: loss.backward()
+        if run.per_step: run.gnorms.append(self._opt_step())
+
+    def _finish(self, run: _Trajectory):
+        "Phase 5: the final sample's reward, the trajectory's backward pass and optimiser step, Chain's θ_old ← θ'."
+        c = self.config
         if c.reward_on == 'final':
-            r = self._score(x, texts, lengths)
-            rewards.append(float(r.detach().mean()))
-            pending.append(-c.reward_weight * r.mean())
-        if not per_step:
-            if pending:
-                loss = torch.stack(pending).sum() if len(pending) > 1 else pending[0]
+            r = self._score(run.x, run.texts, run.lengths)
+            run.rewards.append(float(r.detach().mean())); run.pending.append(-c.reward_weight * r.mean())
+        if not run.per_step:
+            if run.pending:
+                loss = torch.stack(run.pending).sum() if len(run.pending) > 1 else run.pending[0]
                 if loss.requires_grad: loss.backward()
             if c.reg == 'diffusion' and c.reg_weight > 0:
-                d = self._diffusion_reg(motion, lengths, texts, generator); regs.append(float(d.detach()))
+                d = self._diffusion_reg(run.motion, run.lengths, run.texts, run.generator); run.regs.append(float(d.detach()))
                 (c.reg_weight * d).backward()
-            if plan.grad: gnorms.append(self._opt_step())
-        if c.chain:                                                       # theta_old <- theta'
+            if run.plan.grad: run.gnorms.append(self._opt_step())
+        if c.chain:
             with torch.no_grad():
                 for q, s in zip(self.params, self.opt_params): q.copy_(s)
-        logs = {'reward': float(np.mean(rewards)) if rewards else float('nan'), 'n_opt_steps': len(gnorms),
-                'grad_norm': float(np.mean(gnorms)) if gnorms else 0.0, 'n_grad_steps': len(plan.grad),
-                'n_denoiser_calls': plan.stop + 1, 'stop': plan.stop, 'grad_steps': plan.grad, 'scored_steps': plan.scored,
-                'reg': float(np.mean(regs)) if regs else 0.0, 'lr': self.optimizer.param_groups[0]['lr']}
-        if probe:
-            logs['state_grad'] = [bool(s.grad is not None and s.grad.abs().sum() > 0) for s in states]
+
+    def _logs(self, run: _Trajectory) -> dict:
+        p, mean = run.plan, (lambda v, empty: float(np.mean(v)) if v else empty)
+        logs = {'reward': mean(run.rewards, float('nan')), 'n_opt_steps': len(run.gnorms), 'grad_norm': mean(run.gnorms, 0.0),
+                'n_grad_steps': len(p.grad), 'n_denoiser_calls': p.stop + 1, 'stop': p.stop, 'grad_steps': p.grad,
+                'scored_steps': p.scored, 'reg': mean(run.regs, 0.0), 'lr': self.optimizer.param_groups[0]['lr']}
+        if run.probe: logs['state_grad'] = [bool(s.grad is not None and s.grad.abs().sum() > 0) for s in run.states]
         return logs
 
     # --- evaluation and state --------------------------------------------------------------------------------------
@@ -356,6 +418,44 @@ VAL_SEED = 1234   # the fixed seed of the val captions and of the val samples
 
 def _update_generator(seed, k): return torch.Generator().manual_seed(int(seed) * 1_000_003 + int(k) + 17)
 
+def _finetune_data(data_root, seed, val_every, val_size, progress):
+    "The train split and the fixed val batch (None without validation)."
+    from easytune.data import HumanML3D
+    if data_root is None:
+        from easytune.pretrain import default_data_root
+        data_root = default_data_root(progress=progress)
+    train = HumanML3D(data_root, 'train', normalise='dataset', seed=seed, progress=False)
+    if not val_every: return train, None
+    val = HumanML3D(data_root, 'val', normalise='dataset', seed=VAL_SEED, progress=False)
+    return train, seeded_batch(val, min(val_size, len(val)), VAL_SEED, 0)
+
+@dataclass
+class _Record:
+    "The fine-tuning loop's history and model selection (best val reward, its update and weights)."
+    hist: list; best: tuple | None = None; start: int = 0; since_best: int = 0; stopped: bool = False
+
+    def validated(self, row, v, backbone, patience=None, count=True):
+        "Record the val reward of `row`; keep the weights when best; `count`: a scheduled check (patience)."
+        row['val_reward'] = v
+        if v > self.best[0]:
+            self.best = (v, row['update'], copy.deepcopy(backbone.state_dict()))
+            if count: self.since_best = 0
+        elif count: self.since_best += 1
+        if count and patience is not None and self.since_best >= patience: self.stopped = True
+
+def _start(ckpt, cfg_json, seed, ft, validate, has_val) -> _Record:
+    "Resume from the checkpoint file when it exists (it must be of this run), else validate the base model."
+    if ckpt and ckpt.exists():
+        st = torch.load(ckpt, map_location='cpu', weights_only=False)
+        if st['config'] != cfg_json or st['seed'] != seed:
+            raise ValueError(f"{ckpt}: checkpoint of another run (config or seed differ); delete it or change the path")
+        ft.load_state_dict(st['finetuner'])
+        return _Record(st['history'], st['best'], st['update'], st['since_best'])
+    v = validate()
+    row = {'update': 0, 'seconds': 0.0, 'update_seconds': 0.0, 'cpu_seconds': 0.0, 'reward': float('nan'), 'val_reward': v,
+           'loss': float('nan'), 'n_opt_steps': 0, 'grad_norm': float('nan'), 'reg': float('nan')}
+    return _Record([row], (v, 0, copy.deepcopy(ft.backbone.state_dict())) if has_val else None)
+
 def finetune(backbone: Backbone, # the pretrained model (fine-tuned in place)
              reward: Callable, # reward(motion, texts, lengths, t=None) -> [B]
              method: str = 'easytune', # a key of PRESETS
@@ -378,64 +478,39 @@ def finetune(backbone: Backbone, # the pretrained model (fine-tuned in place)
     if not (isinstance(updates, int) and updates >= 1): raise ValueError(f"updates: expected an int >= 1, got {updates!r}")
     if val_every < 0 or checkpoint_every < 1: raise ValueError("val_every must be >= 0 and checkpoint_every >= 1")
     if clock not in ('wall', 'cpu'): raise ValueError(f"clock: expected 'wall' or 'cpu', got {clock!r}")
-    from easytune.data import HumanML3D
-    if data_root is None:
-        from easytune.pretrain import default_data_root
-        data_root = default_data_root(progress=progress)
-    train = HumanML3D(data_root, 'train', normalise='dataset', seed=seed, progress=False)
+    train, vb = _finetune_data(data_root, seed, val_every, val_size, progress)
     ft = Finetuner(backbone, reward, cfg)
-    vb = None
-    if val_every:
-        val = HumanML3D(data_root, 'val', normalise='dataset', seed=VAL_SEED, progress=False)
-        vb = seeded_batch(val, min(val_size, len(val)), VAL_SEED, 0)
-    hist, best, start, since_best = [], None, 0, 0
-    ckpt = Path(checkpoint) if checkpoint else None
-    cfg_json = json.dumps(asdict(cfg), sort_keys=True, default=str)
-    if ckpt and ckpt.exists():
-        st = torch.load(ckpt, map_location='cpu', weights_only=False)
-        if st['config'] != cfg_json or st['seed'] != seed:
-            raise ValueError(f"{ckpt}: checkpoint of another run (config or seed differ); delete it or change the path")
-        ft.load_state_dict(st['finetuner']); hist, best, start, since_best = st['history'], st['best'], st['update'], st['since_best']
-    def validate(k):
-        return ft.evaluate(vb['caption'], vb['m_length'], VAL_SEED) if vb is not None else float('nan')
-    if start == 0:
-        v = validate(0)
-        hist.append({'update': 0, 'seconds': 0.0, 'update_seconds': 0.0, 'cpu_seconds': 0.0, 'reward': float('nan'), 'val_reward': v,
-                     'loss': float('nan'), 'n_opt_steps': 0, 'grad_norm': float('nan'), 'reg': float('nan')})
-        if vb is not None: best = (v, 0, copy.deepcopy(backbone.state_dict()))
-    elapsed, cpu = hist[-1]['seconds'], hist[-1]['cpu_seconds']
-    bar = tqdm(range(start, updates), initial=start, total=updates, desc=cfg.method, disable=not progress)
-    stopped = False
+    validate = lambda: ft.evaluate(vb['caption'], vb['m_length'], VAL_SEED) if vb is not None else float('nan')
+    ckpt, cfg_json = (Path(checkpoint) if checkpoint else None), json.dumps(asdict(cfg), sort_keys=True, default=str)
+    rec = _start(ckpt, cfg_json, seed, ft, validate, vb is not None)
+    elapsed, cpu = rec.hist[-1]['seconds'], rec.hist[-1]['cpu_seconds']
+    bar = tqdm(range(rec.start, updates), initial=rec.start, total=updates, desc=cfg.method, disable=not progress)
     for k in bar:
         batch = seeded_batch(train, cfg.batch_size, seed, k)
         t0, c0 = time.perf_counter(), time.process_time()
         logs = ft.update(batch['caption'], batch['m_length'], _update_generator(seed, k), motion=batch['motion'])
         dt = time.perf_counter() - t0; elapsed += dt; cpu += time.process_time() - c0
         it = k + 1
-        row = {'update': it, 'seconds': elapsed, 'update_seconds': dt, 'cpu_seconds': cpu, 'reward': logs['reward'], 'val_reward': float('nan'),
-               'loss': -logs['reward'], 'n_opt_steps': logs['n_opt_steps'], 'grad_norm': logs['grad_norm'], 'reg': logs['reg']}
-        if vb is not None and (it % val_every == 0 or it == updates):
-            row['val_reward'] = v = validate(it)
-            if v > best[0]: best, since_best = (v, it, copy.deepcopy(backbone.state_dict())), 0
-            else: since_best += 1
-            if patience is not None and since_best >= patience: stopped = True
-        if max_seconds is not None and (elapsed if clock == 'wall' else cpu) >= max_seconds and not stopped:
-            stopped = True
+        row = {'update': it, 'seconds': elapsed, 'update_seconds': dt, 'cpu_seconds': cpu, 'reward': logs['reward'],
+               'val_reward': float('nan'), 'loss': -logs['reward'], 'n_opt_steps': logs['n_opt_steps'],
+               'grad_norm': logs['grad_norm'], 'reg': logs['reg']}
+        if vb is not None and (it % val_every == 0 or it == updates): rec.validated(row, validate(), backbone, patience)
+        if max_seconds is not None and (elapsed if clock == 'wall' else cpu) >= max_seconds and not rec.stopped:
+            rec.stopped = True
             if vb is not None and math.isnan(row['val_reward']):          # the last point of a timed run is validated
-                row['val_reward'] = v = validate(it)
-                if v > best[0]: best = (v, it, copy.deepcopy(backbone.state_dict()))
-        hist.append(row)
-        recent = [h['reward'] for h in hist[-20:] if not math.isnan(h['reward'])]
-        bar.set_postfix(reward=f"{np.mean(recent):.4f}", **({'val': f"{best[0]:.4f}"} if best else {}))
-        if ckpt and (it % checkpoint_every == 0 or it == updates or stopped):
-            state = {'config': cfg_json, 'seed': seed, 'finetuner': ft.state_dict(), 'history': hist, 'best': best,
-                     'update': it, 'since_best': since_best, 'rng': torch.get_rng_state()}
+                rec.validated(row, validate(), backbone, count=False)
+        rec.hist.append(row)
+        recent = [h['reward'] for h in rec.hist[-20:] if not math.isnan(h['reward'])]
+        bar.set_postfix(reward=f"{np.mean(recent):.4f}", **({'val': f"{rec.best[0]:.4f}"} if rec.best else {}))
+        if ckpt and (it % checkpoint_every == 0 or it == updates or rec.stopped):
+            state = {'config': cfg_json, 'seed': seed, 'finetuner': ft.state_dict(), 'history': rec.hist, 'best': rec.best,
+                     'update': it, 'since_best': rec.since_best, 'rng': torch.get_rng_state()}
             atomic_write(ckpt, lambda f: torch.save(state, f))
-        if stopped or (stop_after is not None and it >= stop_after): break
-    df = pd.DataFrame(hist)
-    df.attrs.update(method=cfg.method, seed=seed, config=asdict(cfg), stopped_early=stopped,
+        if rec.stopped or (stop_after is not None and it >= stop_after): break
+    best, df = rec.best, pd.DataFrame(rec.hist)
+    df.attrs.update(method=cfg.method, seed=seed, config=asdict(cfg), stopped_early=rec.stopped,
                     best_update=best[1] if best else None, best_val_reward=best[0] if best else None)
-    if stop_after is not None and not stopped and (stop_after < updates): return backbone, df
+    if stop_after is not None and not rec.stopped and (stop_after < updates): return backbone, df
     if best is not None: backbone.load_state_dict(best[2])
     backbone.eval()
     return backbone, df
@@ -446,8 +521,8 @@ def tiny_backbone(kind: str, seed: int = 0) -> Backbone:
     torch.manual_seed(seed)
     if kind == 'toy': return ToyBackbone().eval()
     from easytune import mld, mdm, mlcm
-    from easytune.pretrain import _TINY_MLD         # the smoke profile's latent-model sizes
-    tiny = dict(_TINY_MLD, text_encoder='hash', dropout=0.0)
+    from easytune.pretrain import SMOKE_MLD         # the smoke profile's latent-model sizes
+    tiny = dict(SMOKE_MLD, text_encoder='hash', dropout=0.0)
     if kind == 'mdm': return mdm.MDM(mdm.MDMConfig(text_encoder='hash', d_model=16, layers=1, heads=2, ff=32, dropout=0.0)).eval()
     m = (mld.MLD(mld.MLDConfig(**tiny)) if kind == 'mld' else mlcm.MLCM(mlcm.MLCMConfig(**tiny)))
     with torch.no_grad(): m.latent_scale.fill_(1.0)

@@ -238,6 +238,22 @@ def _denoiser_named_parameters(backbone) -> dict:
     ids = {id(p) for p in backbone.denoiser_parameters()}
     return {n: p for n, p in backbone.named_parameters() if id(p) in ids}
 
+def _easytune_step_grads(traj, reward, named, total, total_sq, noise_aware):
+    "EasyTune's gradient at every step (state detached, reward on the one-step x̂0): norms, cosines to the DRaFT total, rewards."
+    params, texts, lengths = list(named.values()), traj.texts, traj.lengths
+    et_norm, et_cos, et_rew = [], [], []
+    for s in range(traj.num_steps):
+        with torch.enable_grad():
+            o = traj.step(s, traj.xs[s].detach())
+            r = reward(traj.decode(o.x0_pred), texts, lengths, t=(int(traj.timesteps[s]) if noise_aware else None))
+            grads = torch.autograd.grad(-r.mean(), params, allow_unused=True) if r.requires_grad else [None] * len(params)
+        grads = [torch.zeros_like(p) if gr is None else gr for gr, p in zip(grads, params)]
+        hn = math.sqrt(sum(float(gr.double().pow(2).sum()) for gr in grads))
+        hd = sum(float((gr.double() * total[n]).sum()) for gr, n in zip(grads, named))
+        et_norm.append(hn); et_rew.append(float(r.detach().mean()))
+        et_cos.append(hd / (hn * math.sqrt(total_sq)) if hn > 0 and total_sq > 0 else float('nan'))
+    return et_norm, et_cos, et_rew
+
 def gradient_shares(traj: SampledTrajectory, # from sample_trajectory
                     reward: Callable, # reward(motion, texts, lengths, t=None) -> Tensor[B]
                     noise_aware: bool = False, # EasyTune: pass the step's timestep to the reward (default: clean x0, t=None)
@@ -281,19 +297,7 @@ def gradient_shares(traj: SampledTrajectory, # from sample_trajectory
     for h in handles: h.remove()
     total_sq = sum(float(v.pow(2).sum()) for v in total.values())
     g_norm = sq.sqrt()
-    # --- EasyTune: detached state, reward on the one-step clean prediction, gradient at the real parameters
-    params = list(named.values())
-    et_norm, et_cos, et_rew = [], [], []
-    for s in range(S):
-        with torch.enable_grad():
-            o = traj.step(s, traj.xs[s].detach())
-            r = reward(traj.decode(o.x0_pred), texts, lengths, t=(int(traj.timesteps[s]) if noise_aware else None))
-            grads = torch.autograd.grad(-r.mean(), params, allow_unused=True) if r.requires_grad else [None] * len(params)
-        grads = [torch.zeros_like(p) if gr is None else gr for gr, p in zip(grads, params)]
-        hn = math.sqrt(sum(float(gr.double().pow(2).sum()) for gr in grads))
-        hd = sum(float((gr.double() * total[n]).sum()) for gr, n in zip(grads, named))
-        et_norm.append(hn); et_rew.append(float(r.detach().mean()))
-        et_cos.append(hd / (hn * math.sqrt(total_sq)) if hn > 0 and total_sq > 0 else float('nan'))
+    et_norm, et_cos, et_rew = _easytune_step_grads(traj, reward, named, total, total_sq, noise_aware)
     df = pd.DataFrame({'step': range(S), 'timestep': traj.timesteps.tolist(),
                        'draft_grad_norm': g_norm.numpy(),
                        'draft_share': (dot / total_sq).numpy() if total_sq > 0 else np.full(S, np.nan),

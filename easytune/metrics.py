@@ -250,6 +250,34 @@ def _embed_batch(evaluator, words, batch):
     m = evaluator.embed_motion(batch['motion'], batch['m_length'])
     return t, m
 
+def _embed_replication(generator, ds, root, split, seed, r, perm, batch_size, evaluator, words, stats, real_cache):
+    "Evaluator embeddings of replication r: real captions and motions (cached in `real_cache`), generated motions."
+    import torch
+    from easytune.data import collate_sorted
+    from easytune.evaluator import to_evaluator_space
+    n_items, real_t, real_m, gen_m = len(perm), [], [], []
+    for j in range(n_items // batch_size):
+        key = (str(root), split, seed, r, j, n_items, batch_size, id(evaluator), id(words))
+        if real_cache is not None and key in real_cache: t, m, captions, lens = real_cache[key]
+        else:
+            batch = collate_sorted([ds[int(i)] for i in perm[j * batch_size:(j + 1) * batch_size]])
+            (t, m), captions, lens = _embed_batch(evaluator, words, batch), batch['caption'], batch['m_length']
+            if real_cache is not None: real_cache[key] = (t, m, captions, lens)
+        real_t.append(t); real_m.append(m)
+        if generator is not None:
+            with torch.no_grad(): x = generator(captions, lens, seed * 100_003 + r * 1009 + j)
+            x = torch.as_tensor(x)[:, :int(lens.max())].float()
+            x = to_evaluator_space(x, *stats) * (torch.arange(x.shape[1])[None, :, None] < lens[:, None, None])
+            gen_m.append(evaluator.embed_motion(x, lens))
+    return np.concatenate(real_t), np.concatenate(real_m), (np.concatenate(gen_m) if gen_m else None)
+
+def _metric_row(name, real_t, real_m, motion_m, diversity_pairs, rs) -> dict:
+    "One replication's metrics of `motion_m` (embeddings) against the real texts and motions."
+    row = {'model': name, 'R': r_precision(real_t, motion_m), 'MM-Dist': matching_score(real_t, motion_m),
+           'FID': fid(real_m, motion_m)}
+    if len(motion_m) > diversity_pairs: row['Diversity'] = diversity(motion_m, diversity_pairs, seed=rs)
+    return row
+
 def evaluate(generator, # callable(captions, lengths, seed) -> dataset-normalised features [B, T, D]; None: real motions only
              root, # HumanML3D-format folder
              evaluator, # easytune.evaluator.T2MEvaluator (run in eval mode)
@@ -267,48 +295,25 @@ def evaluate(generator, # callable(captions, lengths, seed) -> dataset-normalise
     The real side of every batch (its captions, lengths and embeddings) depends only on the data, the evaluator, the
     split, the seed and the replication, not on the model: pass one `real_cache` dict to every call of a table to
     compute it once (half of the evaluator's work when models are cheap to sample)."""
-    import torch
     from tqdm.auto import tqdm
-    from easytune.data import HumanML3D, load_stats, collate_sorted
-    from easytune.evaluator import to_evaluator_space
+    from easytune.data import HumanML3D, load_stats
     if replications < 1: raise ValueError(f"replications: expected >= 1, got {replications}")
     ds = HumanML3D(root, split, normalise='evaluator', seed=seed, progress=False)
     mean, std = load_stats(root, 'dataset', ds.spec.feat_dim)
     meta_mean, meta_std = load_stats(root, 'evaluator', ds.spec.feat_dim)
     n_items = len(ds) if max_items is None else min(len(ds), max_items)
     if n_items < batch_size: raise ValueError(f"split '{split}' has {n_items} items, fewer than one batch of {batch_size}")
-    rows = []
+    rows, stats = [], (mean, std, meta_mean, meta_std)
     for r in tqdm(range(replications), desc=f'evaluating {model_name}', disable=not progress):
         ds.set_epoch(r)
         perm = np.random.default_rng([seed, r]).permutation(len(ds))[:n_items]
-        real_t, real_m, gen_m = [], [], []
-        for j in range(n_items // batch_size):
-            key = (str(root), split, seed, r, j, n_items, batch_size, id(evaluator), id(words))
-            if real_cache is not None and key in real_cache: t, m, captions, lens = real_cache[key]
-            else:
-                batch = collate_sorted([ds[int(i)] for i in perm[j * batch_size:(j + 1) * batch_size]])
-                (t, m), captions, lens = _embed_batch(evaluator, words, batch), batch['caption'], batch['m_length']
-                if real_cache is not None: real_cache[key] = (t, m, captions, lens)
-            real_t.append(t); real_m.append(m)
-            if generator is not None:
-                with torch.no_grad(): x = generator(captions, lens, seed * 100_003 + r * 1009 + j)
-                x = torch.as_tensor(x)[:, :int(lens.max())].float()
-                x = to_evaluator_space(x, mean, std, meta_mean, meta_std) * (torch.arange(x.shape[1])[None, :, None] < lens[:, None, None])
-                gen_m.append(evaluator.embed_motion(x, lens))
-        real_t, real_m = np.concatenate(real_t), np.concatenate(real_m)
-        rs = np.random.default_rng([seed, r, 1])
-        row = {'model': 'Real', 'R': r_precision(real_t, real_m), 'MM-Dist': matching_score(real_t, real_m),
-               'FID': fid(real_m, real_m)}
-        if len(real_m) > diversity_pairs: row['Diversity'] = diversity(real_m, diversity_pairs, seed=rs)
-        rows.append(row)
+        real_t, real_m, gen_m = _embed_replication(generator, ds, root, split, seed, r, perm, batch_size, evaluator, words,
+                                                   stats, real_cache)
+        rs = np.random.default_rng([seed, r, 1])          # Diversity's pairs: Real's first, then the model's
+        rows.append(_metric_row('Real', real_t, real_m, real_m, diversity_pairs, rs))
         if generator is not None:
-            gen_m = np.concatenate(gen_m)
-            row = {'model': model_name, 'R': r_precision(real_t, gen_m), 'MM-Dist': matching_score(real_t, gen_m),
-                   'FID': fid(real_m, gen_m)}
-            if len(gen_m) > diversity_pairs: row['Diversity'] = diversity(gen_m, diversity_pairs, seed=rs)
-            if mm: row['MModality'] = _multimodality_pass(generator, ds, evaluator, mean, std, meta_mean, meta_std,
-                                                          mm_texts, mm_repeats, seed, r)
-            rows.append(row)
+            rows.append(_metric_row(model_name, real_t, real_m, gen_m, diversity_pairs, rs))
+            if mm: rows[-1]['MModality'] = _multimodality_pass(generator, ds, evaluator, *stats, mm_texts, mm_repeats, seed, r)
     if per_replication:
         reps = _replication_frame(rows)
         reps.insert(1, 'replication', [i // (1 if generator is None else 2) for i in range(len(rows))])

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from .backbone import Stage, sinusoidal_embedding
 from .diffusion import (LCMSampler, lcm_boundary_scalings, lcm_origin_timesteps, q_sample, x0_from_eps,
-                                eps_from_x0, cfg_combine)
+                                cfg_combine)
 from .mld import MLD, MLDConfig, LatentCache
 
 # %% auto #0

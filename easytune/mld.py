@@ -11,12 +11,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from .backbone import Backbone, BackboneConfig, Stage, TimestepEmbedding, length_mask, seeded_batch, dropout_rng
-from .diffusion import q_sample, diffusion_loss, drop_condition, min_snr_weight, _at   # _at: ᾱ_t broadcast over x
+from .diffusion import q_sample, diffusion_loss, drop_condition, min_snr_weight, coef_at   # coef_at: ᾱ_t broadcast over x
 
 # %% auto #0
 __all__ = ['MLDConfig', 'SkipTransformer', 'encoder_layer', 'decoder_layer', 'sinusoid_table', 'MotionVAE', 'vae_loss',
            'vae_batch_loss', 'LatentDenoiser', 'eps_from_output', 'v_target', 'MLD', 'LatentCache', 'mld_vae_loss',
-           'mld_denoiser_loss', 'mld_stages', 'time_stage', 'time_denoiser_call', 'time_decode']
+           'mld_denoiser_loss', 'mld_stages', 'median_time', 'time_stage', 'time_denoiser_call', 'time_decode']
 
 # %% ../nbs/04a_mld.ipynb #8dc669ca
 @dataclass
@@ -225,11 +225,11 @@ def eps_from_output(out, # [B, ...] raw network output
     "ε from the network output: itself for 'eps'; √(1-ᾱ) x_t + √ᾱ v for 'v'."
     if parameterization == 'eps': return out
     if parameterization != 'v': raise ValueError(f"parameterization: expected 'v' or 'eps', got {parameterization!r}")
-    ab = _at(alphas_cumprod, t, x_t)
+    ab = coef_at(alphas_cumprod, t, x_t)
     return (1 - ab).sqrt() * x_t + ab.sqrt() * out
 
 def v_target(z0, noise, t, alphas_cumprod) -> torch.Tensor: # v = √ᾱ ε - √(1-ᾱ) z0, the 'v' training target
-    ab = _at(alphas_cumprod, t, z0)
+    ab = coef_at(alphas_cumprod, t, z0)
     return ab.sqrt() * noise - (1 - ab).sqrt() * z0
 
 # %% ../nbs/04a_mld.ipynb #62a8c81b
@@ -399,7 +399,7 @@ def mld_stages(model: MLD, # the model to train (in place)
     return [vae, den]
 
 # %% ../nbs/04a_mld.ipynb #36ca763d
-def _median_time(fn, repeats: int, warmup: int = 1) -> float:
+def median_time(fn, repeats: int, warmup: int = 1) -> float:
     for _ in range(warmup): fn()
     ts = []
     for _ in range(repeats):
@@ -416,17 +416,17 @@ def time_stage(stage: Stage, train_ds, iters: int = 5, seed: int = 0) -> float: 
         for m in stage.train_modules: m.train()
         loss, _ = stage.loss_fn(batches[k], torch.Generator().manual_seed(k))
         opt.zero_grad(); loss.backward(); opt.step()
-    return _median_time(one, iters)
+    return median_time(one, iters)
 
 def time_denoiser_call(model: Backbone, batch_size: int = 32, repeats: int = 20, cfg: bool = True) -> dict: # ms
     "Milliseconds per denoiser call at this batch size (doubled with CFG): forward, and forward + backward."
     model.eval(); lengths = torch.full((batch_size,), model.config.max_len)
     x = torch.randn(model.latent_shape(lengths)).to(model.device); c = model.encode_text(['a person walks forward'] * batch_size)
     s = model.config.cfg_scale if cfg else 1.0; uncond = model.null_condition(batch_size)
-    with torch.no_grad(): fwd = _median_time(lambda: model.guided(x, 500, c, lengths, s, uncond), repeats)
+    with torch.no_grad(): fwd = median_time(lambda: model.guided(x, 500, c, lengths, s, uncond), repeats)
     ps = model.denoiser_parameters(); req = [p.requires_grad for p in ps]
     for p in ps: p.requires_grad_(True)
-    bwd = _median_time(lambda: model.guided(x, 500, c, lengths, s, uncond).square().mean().backward(), repeats)
+    bwd = median_time(lambda: model.guided(x, 500, c, lengths, s, uncond).square().mean().backward(), repeats)
     for p, r in zip(ps, req): p.requires_grad_(r); p.grad = None
     return {'forward_ms': 1000 * fwd, 'forward_backward_ms': 1000 * bwd}
 
@@ -434,7 +434,7 @@ def time_decode(model: Backbone, batch_size: int = 32, length: int | None = None
     "Milliseconds per decode of a batch at full length: forward, and forward + backward into x0."
     model.eval(); lengths = torch.full((batch_size,), length or model.config.max_len)
     x = torch.randn(model.latent_shape(lengths)).to(model.device)
-    with torch.no_grad(): fwd = _median_time(lambda: model.decode(x, lengths), repeats)
+    with torch.no_grad(): fwd = median_time(lambda: model.decode(x, lengths), repeats)
     xg = x.clone().requires_grad_(True)
-    bwd = _median_time(lambda: model.decode(xg, lengths).square().mean().backward(), repeats)
+    bwd = median_time(lambda: model.decode(xg, lengths).square().mean().backward(), repeats)
     return {'forward_ms': 1000 * fwd, 'forward_backward_ms': 1000 * bwd}

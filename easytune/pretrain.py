@@ -4,8 +4,8 @@
 
 # %% ../nbs/06_pretrain.ipynb #5a52ad19
 from __future__ import annotations
-import argparse, hashlib, json, os, sys, tempfile, time
-from dataclasses import dataclass, asdict, field
+import argparse, hashlib, json, os, sys, time
+from dataclasses import dataclass, asdict
 from pathlib import Path
 from typing import Callable
 import numpy as np
@@ -14,10 +14,10 @@ from torch import nn
 from .text import torch_threads
 
 # %% auto #0
-__all__ = ['RECIPES', 'PROFILES', 'KEY_SCHEMA', 'DEFAULT_THREADS', 'MDM_RECIPE', 'MLD_RECIPE', 'cache_root',
+__all__ = ['RECIPES', 'PROFILES', 'KEY_SCHEMA', 'DEFAULT_THREADS', 'MDM_RECIPE', 'SMOKE_MLD', 'MLD_RECIPE', 'cache_root',
            'dataset_fingerprint', 'default_data_root', 'Recipe', 'register_recipe', 'text_identity', 'key_inputs',
            'cache_key', 'weights_sha256', 'TrainedEvaluator', 'load_split', 'n_parameters', 'model_dir', 'pretrain',
-           'mld_denoiser_sweep', 'schedule', 'main']
+           'compare_spl', 'mld_denoiser_sweep', 'schedule', 'main']
 
 # %% ../nbs/06_pretrain.ipynb #ef81d2cb
 def cache_root() -> Path:
@@ -118,7 +118,7 @@ def weights_sha256(model: nn.Module) -> str:
     return h.hexdigest()
 
 # %% ../nbs/06_pretrain.ipynb #ba2400b7
-from .data import HumanML3D, WordVectorizer, build_vocabulary, atomic_write
+from .data import HumanML3D, build_vocabulary, atomic_write
 from .backbone import fit
 from . import evaluator as _ev
 
@@ -189,7 +189,7 @@ register_recipe(Recipe('mdm', _mdm_configs, lambda cfg, tcfg, root, deps: _mdm.M
 # %% ../nbs/06_pretrain.ipynb #7c91a5bc
 from . import mld as _mld, mlcm as _mlcm
 
-_TINY_MLD = dict(latent_dim=8, vae_d_model=16, vae_layers=1, vae_heads=2, vae_ff=32, d_model=16, layers=3, heads=2, ff=32,
+SMOKE_MLD = dict(latent_dim=8, vae_d_model=16, vae_layers=1, vae_heads=2, vae_ff=32, d_model=16, layers=3, heads=2, ff=32,
                  vae_iters=4, vae_batch_size=4, denoiser_iters=4, denoiser_batch_size=4, val_every=2, val_batches=1,
                  scale_batches=1)
 
@@ -199,7 +199,7 @@ _TINY_MLD = dict(latent_dim=8, vae_d_model=16, vae_layers=1, vae_heads=2, vae_ff
 MLD_RECIPE = dict(denoiser_ema=0.999, denoiser_warmup=300, denoiser_schedule='cosine', snr_gamma=5.0)
 
 def _mld_configs(profile):
-    return (_mld.MLDConfig(**_TINY_MLD) if profile == 'smoke' else _mld.MLDConfig(**MLD_RECIPE)), None
+    return (_mld.MLDConfig(**SMOKE_MLD) if profile == 'smoke' else _mld.MLDConfig(**MLD_RECIPE)), None
 
 def _mld_stages(model, cfg, tcfg, root, deps):
     tr, va = _splits(root, 0)
@@ -212,7 +212,7 @@ _DISTILL = ('sampler', 'num_steps', 'cfg_scale', 'guidance_w', 'w_min', 'w_max',
             'timestep_scaling', 'ema_decay', 'huber_c', 'distill_iters', 'distill_lr', 'distill_batch_size')
 
 def _mlcm_configs(profile):
-    if profile == 'smoke': return _mlcm.MLCMConfig(**_TINY_MLD, distill_iters=4, distill_batch_size=4), None
+    if profile == 'smoke': return _mlcm.MLCMConfig(**SMOKE_MLD, distill_iters=4, distill_batch_size=4), None
     return _mlcm.MLCMConfig(**MLD_RECIPE), None
 
 def _mlcm_build(cfg, tcfg, root, deps):
@@ -320,6 +320,19 @@ def _reward_stages(model, cfg, tcfg, root, deps):
 
 register_recipe(Recipe('reward', _reward_configs, lambda cfg, tcfg, root, deps: _rw.RewardRun(cfg), _reward_stages,
                        lambda model, path: model.save(path), lambda path: _rw.load_reward(path, 'spl')))
+
+def compare_spl(seeds=(0, 1, 2), # training seeds (one two-stage reward run each)
+                data_root=None, profile: str = 'cpu', # as `pretrain`
+                split: str = 'test', progress: bool = False) -> 'pd.DataFrame':
+    "Train (or load) the reward run of every seed and evaluate each of its models: one row per (seed, stage, protocol)."
+    import pandas as pd
+    rows = []
+    for s in seeds:
+        _, info = pretrain('reward', data_root, profile, s, progress=progress)
+        ds = load_split(info['data_root'], split, 'dataset', 0)
+        run = _rw.evaluate_reward_run(model_dir('reward', info['data_root'], profile, s) / 'model.pt', ds)
+        rows.append(run.assign(seed=s, train_seconds=info['train_seconds']))
+    return pd.concat(rows, ignore_index=True)
 
 # %% ../nbs/06_pretrain.ipynb #4cb18871
 def mld_denoiser_sweep(variants: dict, # name -> MLDConfig overrides of the denoiser stage ({} = the baseline)

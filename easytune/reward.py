@@ -4,15 +4,13 @@
 
 # %% ../nbs/05b_reward.ipynb #425f5447
 from __future__ import annotations
-import copy, math, time
 from dataclasses import dataclass, asdict, fields, replace
-from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
-from .backbone import Stage, TimestepEmbedding, length_mask, seeded_batch, dropout_rng
+from .backbone import Stage, TimestepEmbedding, length_mask, dropout_rng
 from .diffusion import make_schedule, q_sample
 from .mld import SkipTransformer, encoder_layer, decoder_layer, sinusoid_table
 from .text import TextEncoderConfig, get_text_encoder
@@ -22,8 +20,8 @@ __all__ = ['RECALL_KS', 'PAPER_TABLE3', 'RECALL_COLUMNS', 'STAGE_LABELS', 'Rewar
            'patchify', 'RewardModel', 'load_reward', 'ToyReward', 'DecodedReward', 'decoded_reward',
            'equivalent_timestep', 'gaussian_kl', 'caption_negative_mask', 'info_nce', 'spl_loss', 'reward_loss',
            'RewardRun', 'caption_list', 'reward_stages', 'retrieval_groups', 'retrieval_metrics', 'embed_split',
-           'evaluate_reward', 'compare_spl', 'table3', 'retrieve', 'gaussian_x0_prediction', 'backbone_x0_predictor',
-           'noise_perception', 'plot_noise_perception', 'time_reward_call']
+           'evaluate_reward', 'evaluate_reward_run', 'table3', 'retrieve', 'gaussian_x0_prediction',
+           'backbone_x0_predictor', 'noise_perception', 'plot_noise_perception', 'time_reward_call']
 
 # %% ../nbs/05b_reward.ipynb #e8ce22bb
 @dataclass
@@ -46,14 +44,14 @@ class RewardConfig:
     noise_aware: bool = False           # motion encoder takes a timestep token (stage 2 / M1T0)
     patch: int = 2                      # consecutive frames per motion token (1: one token per frame, as TMR)
     chunks: int = 4                     # motion batches run as this many length-sorted chunks (same result, less padding)
-    # stage-1 losses (paper.md §4.2)
+    # stage-1 losses (arXiv 2602.07967, stage 1)
     rec_weight: float = 1.0             # SmoothL1 reconstruction from the text latent and from the motion latent
     kl_weight: float = 1e-5             # KL text||motion, motion||text, each||N(0, I)
     latent_weight: float = 1e-5         # SmoothL1 between the sampled motion and text latents
     contrastive_weight: float = 0.1     # symmetric InfoNCE
     temperature: float = 0.1            # InfoNCE temperature
     caption_threshold: float = 0.8      # negatives whose caption similarity, rescaled to [0, 1], exceeds this are masked
-    # stage 2: SPL (paper.md §4.3)
+    # stage 2: SPL (arXiv 2602.07967, SPL)
     noise_schedule: str = 'scaled_linear'   # the DDPM forward process of the noised batches
     num_train_steps: int = 1000
     noise_prob: float = 0.5             # probability that a batch is noised
@@ -581,7 +579,7 @@ def embed_split(model: RewardModel, ds, # a HumanML3D split (dataset-normalised)
     return {'text': torch.cat(ts), 'motion': torch.cat(ms), 'caption': caps, 'name': names, 'm_length': lens}
 
 # %% ../nbs/05b_reward.ipynb #58d9c785
-PAPER_TABLE3 = {   # HumanML3D, batch-32 protocol, % (paper.md §8 Table 3)
+PAPER_TABLE3 = {   # HumanML3D, batch-32 protocol, % (arXiv 2602.07967 v1, Table 3)
     'TMR (paper)':            [67.16, 81.32, 86.81, 91.43, 95.36, 67.97, 81.20, 86.35, 91.70, 95.27],
     'ReAlign (paper)':        [67.59, 82.24, 87.44, 91.97, 96.28, 68.94, 82.86, 87.95, 92.44, 96.28],
     '+SPL (paper)':           [69.31, 83.71, 88.66, 92.81, 96.75, 70.23, 83.41, 88.72, 93.07, 97.04],
@@ -595,24 +593,15 @@ def evaluate_reward(model: RewardModel, ds, seed: int = 0, batch_size: int = 32)
     rows = [{'protocol': p, **retrieval_metrics(e['text'], e['motion'], p, batch_size, seed)} for p in ('batch', 'all')]
     return pd.DataFrame(rows)
 
-def compare_spl(seeds=(0, 1, 2), # training seeds (one two-stage run each)
-                data_root=None, profile: str = 'cpu', # as `easytune.pretrain.pretrain`
-                split: str = 'test', progress: bool = False) -> pd.DataFrame:
-    "Train/load the reward run per seed and evaluate each of its models: one row per (seed, stage, protocol)."
-    from easytune import pretrain as _pt
-    rows = []
-    for s in seeds:
-        _, info = _pt.pretrain('reward', data_root, profile, s, progress=progress)
-        path = _pt.model_dir('reward', info['data_root'], profile, s) / 'model.pt'
-        ds = _pt.load_split(info['data_root'], split, 'dataset', 0)
-        names = [n for n in ('clean', 'noise', 'spl') if n in torch.load(path, map_location='cpu', weights_only=False)]
-        for which in names:
-            stage = STAGE_LABELS[which]
-            df = evaluate_reward(load_reward(path, which), ds)
-            rows.append(df.assign(seed=s, stage=stage, train_seconds=info['train_seconds']))
-    return pd.concat(rows, ignore_index=True)
+def evaluate_reward_run(path, # a reward run's `model.pt` (as `easytune.pretrain` writes it)
+                        ds, # the split to score
+                       ) -> pd.DataFrame: # one row per (stage, protocol)
+    "Evaluate every model a reward run saved (stage 1, the noise-only control, +SPL) on `ds`, in both protocols."
+    saved = torch.load(path, map_location='cpu', weights_only=False)
+    return pd.concat([evaluate_reward(load_reward(path, w), ds).assign(stage=STAGE_LABELS[w])
+                      for w in ('clean', 'noise', 'spl') if w in saved], ignore_index=True)
 
-def table3(results: pd.DataFrame, # `compare_spl` output (columns stage, seed, protocol, metrics)
+def table3(results: pd.DataFrame, # `easytune.pretrain.compare_spl` output (columns stage, seed, protocol, metrics)
            protocol: str = 'batch', digits: int = 2,
            paper: bool = True, # add the paper's HumanML3D rows
           ) -> pd.DataFrame: # rows: models; columns: T2M/M2T R@k; cells 'mean ± std' over seeds
@@ -694,8 +683,8 @@ def plot_noise_perception(df: pd.DataFrame, y: str = 'cos_to_clean', ax=None):
 
 # %% ../nbs/05b_reward.ipynb #aff75dd8
 def _median_ms(fn, repeats: int, warmup: int = 1) -> float:
-    from easytune.mld import _median_time          # the project's one median timer
-    return 1000 * _median_time(fn, repeats, warmup)
+    from easytune.mld import median_time          # the project's one median timer
+    return 1000 * median_time(fn, repeats, warmup)
 
 def time_reward_call(reward: nn.Module, batch_size: int = 32, length: int = 196, # frames of every motion
                      backbone=None, # a latent backbone: time decode + score from its latent

@@ -214,6 +214,28 @@ class MotionAnimation(FuncAnimation):
 # %% ../nbs/00a_viz.ipynb #57e509b4
 def _wrap(text, width): return '\n'.join(textwrap.wrap(str(text), width)) if text is not None else ''
 
+def _panel_limits(joints, roots, floors, frame_index, follow, azim, elev):
+    "Per-frame axis limits of every panel [frames, n, 4], the panel aspect (width / height) and half extents."
+    # screen extents: of the body relative to its root (follow) or of everything (fixed); one scale for all panels
+    def proj(p): return project(p, azim, elev)[0]
+    def floor_pts(r, fl, d=0.): return np.c_[r[:, 0] + d, np.full(len(r), fl), r[:, 1] + d]
+    if follow:
+        rel = np.concatenate([(proj(j) - proj(floor_pts(r, fl))[:, None]).reshape(-1, 2)
+                              for j, r, fl in zip(joints, roots, floors)])
+        lo, hi = rel.min(0) - [.4, .25], rel.max(0) + [.4, .1]
+        centres = [proj(floor_pts(r[frame_index[:, i]], fl)) + (lo + hi) / 2 for i, (r, fl) in enumerate(zip(roots, floors))]
+        need = hi - lo
+    else:
+        boxes = [proj(np.r_[j.reshape(-1, 3), floor_pts(r, fl, -.4), floor_pts(r, fl, .4)]) for j, r, fl in zip(joints, roots, floors)]
+        boxes = [(b.min(0), b.max(0)) for b in boxes]
+        centres = [np.broadcast_to((lo + hi) / 2, (len(frame_index), 2)) for lo, hi in boxes]
+        need = np.max([hi - lo for lo, hi in boxes], 0) + .1
+    aspect = float(np.clip(need[0] / need[1], .75, 1.75))                              # panel width / height
+    half_h = max(need[1], need[0] / aspect) / 2 * 1.04
+    half = np.array([half_h * aspect, half_h])
+    limits = np.stack([np.c_[c[:, 0] - half[0], c[:, 0] + half[0], c[:, 1] - half[1], c[:, 1] + half[1]] for c in centres], 1)
+    return limits, aspect, half
+
 def animate(motions, # one motion or a list of motions: joints [T,22,3] or features [T,263] (numpy/torch)
             titles:list|None=None, # one title per motion (wrapped to fit), or None
             fps:float=FPS, # frame rate of the motions
@@ -245,24 +267,7 @@ def animate(motions, # one motion or a list of motions: joints [T,22,3] or featu
     travel = max(float(np.linalg.norm(r - r[:1], axis=-1).max()) for r in roots)
     follow = travel > follow_dist if follow is None else bool(follow)
 
-    # screen extents: of the body relative to its root (follow) or of everything (fixed); one scale for all panels
-    def proj(p): return project(p, azim, elev)[0]
-    def floor_pts(r, fl, d=0.): return np.c_[r[:, 0] + d, np.full(len(r), fl), r[:, 1] + d]
-    if follow:
-        rel = np.concatenate([(proj(j) - proj(floor_pts(r, fl))[:, None]).reshape(-1, 2)
-                              for j, r, fl in zip(joints, roots, floors)])
-        lo, hi = rel.min(0) - [.4, .25], rel.max(0) + [.4, .1]
-        centres = [proj(floor_pts(r[frame_index[:, i]], fl)) + (lo + hi) / 2 for i, (r, fl) in enumerate(zip(roots, floors))]
-        need = hi - lo
-    else:
-        boxes = [proj(np.r_[j.reshape(-1, 3), floor_pts(r, fl, -.4), floor_pts(r, fl, .4)]) for j, r, fl in zip(joints, roots, floors)]
-        boxes = [(b.min(0), b.max(0)) for b in boxes]
-        centres = [np.broadcast_to((lo + hi) / 2, (len(steps), 2)) for lo, hi in boxes]
-        need = np.max([hi - lo for lo, hi in boxes], 0) + .1
-    aspect = float(np.clip(need[0] / need[1], .75, 1.75))                              # panel width / height
-    half_h = max(need[1], need[0] / aspect) / 2 * 1.04
-    half = np.array([half_h * aspect, half_h])
-    limits = np.stack([np.c_[c[:, 0] - half[0], c[:, 0] + half[0], c[:, 1] - half[1], c[:, 1] + half[1]] for c in centres], 1)
+    limits, aspect, half = _panel_limits(joints, roots, floors, frame_index, follow, azim, elev)
 
     panel_w = panel_size * aspect
     title_width = title_width or max(12, int(panel_w * 13))
