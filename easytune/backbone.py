@@ -5,40 +5,14 @@
 # %% ../nbs/04_backbone.ipynb #b13711ff
 from __future__ import annotations
 from dataclasses import dataclass, asdict, fields
-from pathlib import Path
-import numpy as np
 import torch
 from torch import nn
 from .diffusion import DDIMSampler, DDPMSampler, LCMSampler, make_schedule, cfg_combine
 from .text import TextEncoderConfig, get_text_encoder
+from .layers import length_mask
 
 # %% auto #0
-__all__ = ['sinusoidal_embedding', 'TimestepEmbedding', 'length_mask', 'BackboneConfig', 'Backbone', 'ToyBackboneConfig',
-           'ToyBackbone', 'dropout_rng', 'seeded_batch', 'Stage', 'fit']
-
-# %% ../nbs/04_backbone.ipynb #8d1ee863
-def sinusoidal_embedding(t, # [B] timesteps (any real values)
-                         dim: int, # embedding size (even)
-                         max_period: float = 10000.0, flip_sin_to_cos: bool = True) -> torch.Tensor: # [B, dim]
-    "Transformer-style sinusoidal embedding of (diffusion) timesteps, cos first when `flip_sin_to_cos`."
-    half = dim // 2
-    freqs = torch.exp(-np.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
-    args = t.float()[:, None] * freqs[None]
-    emb = torch.cat([torch.sin(args), torch.cos(args)], -1)
-    return torch.cat([emb[:, half:], emb[:, :half]], -1) if flip_sin_to_cos else emb
-
-class TimestepEmbedding(nn.Module):
-    "Sinusoidal features -> Linear -> SiLU -> Linear (as MLD / MDM)."
-    def __init__(self, dim: int, freq_dim: int = 256):
-        super().__init__()
-        self.freq_dim = freq_dim
-        self.mlp = nn.Sequential(nn.Linear(freq_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
-    def forward(self, t): return self.mlp(sinusoidal_embedding(torch.as_tensor(t).reshape(-1), self.freq_dim))
-
-def length_mask(lengths, max_len: int) -> torch.Tensor: # [B, max_len] bool, True on valid frames
-    "Boolean mask of the valid frames of each motion."
-    lengths = torch.as_tensor(lengths)
-    return torch.arange(max_len, device=lengths.device)[None] < lengths[:, None]
+__all__ = ['BackboneConfig', 'Backbone', 'ToyBackboneConfig', 'ToyBackbone']
 
 # %% ../nbs/04_backbone.ipynb #a4039bf7
 @dataclass
@@ -171,146 +145,3 @@ class ToyBackbone(Backbone):
         return self.net(h)
     def decode(self, x0, lengths): return x0 * length_mask(lengths, x0.shape[1])[..., None]
     def denoiser_parameters(self): return list(self.net.parameters())
-
-# %% ../nbs/04_backbone.ipynb #115c83f9
-import contextlib, copy, math, time
-from typing import Callable
-from tqdm.auto import tqdm
-from .data import atomic_write
-
-@contextlib.contextmanager
-def dropout_rng(generator: torch.Generator | None, # seeds the global RNG in the block (None: only isolate it)
-                device=None): # the model's device (CUDA generators are forked and seeded too)
-    "Seed torch's global RNG (which dropout draws from) from `generator` inside the block, restoring it afterwards."
-    device = torch.device(device or 'cpu')
-    with torch.random.fork_rng(devices=[device] if device.type == 'cuda' else []):
-        if generator is not None:
-            seed = int(torch.randint(0, 2 ** 62, (1,), generator=generator))
-            torch.manual_seed(seed)
-        yield
-
-def seeded_batch(ds, # a Dataset of dict items with `set_epoch` (easytune.data.HumanML3D)
-                 batch_size: int, seed: int, index: int, # which batch of the seeded stream
-                 collate=None) -> dict:
-    "Batch `index` of an endless stream of shuffled, seeded epochs (drop_last), collated (sorted by sent_len)."
-    from easytune.data import collate_sorted
-    per_epoch = len(ds) // batch_size
-    if per_epoch < 1: raise ValueError(f"batch_size={batch_size} is larger than the dataset ({len(ds)} items)")
-    epoch, j = divmod(index, per_epoch)
-    perm = np.random.default_rng([seed, epoch]).permutation(len(ds))
-    if hasattr(ds, 'set_epoch'): ds.set_epoch(epoch)
-    return (collate or collate_sorted)([ds[int(i)] for i in perm[j * batch_size:(j + 1) * batch_size]])
-
-@dataclass
-class Stage:
-    "One training stage: what to optimise and how to score a batch."
-    name: str                          # e.g. 'mld-vae'
-    model: nn.Module                   # the module whose state is checkpointed and restored
-    params: list                       # parameters the optimiser updates (or AdamW parameter groups: dicts with 'params', 'lr')
-    loss_fn: Callable                  # (batch: dict, generator: torch.Generator) -> (loss tensor, {name: float})
-    iters: int                         # optimiser steps
-    lr: float = 1e-4
-    weight_decay: float = 0.0
-    grad_clip: float | None = 1.0
-    batch_size: int = 32
-    val_every: int = 250               # 0: no validation (the last weights are kept)
-    val_batches: int = 8
-    train_modules: tuple = ()          # sub-modules in train mode during the stage (the rest stay in eval mode)
-    warmup: int = 0                    # linear learning-rate warm-up over this many steps (0: none)
-    lr_schedule: str = 'constant'      # after warm-up: 'constant', or 'cosine' decay to `min_lr` x lr at the last step
-    min_lr: float = 0.0                # floor of the cosine schedule, as a fraction of `lr`
-    ema: float = 0.0                   # decay of an exponential moving average of the trained parameters (0: off);
-                                       # validation, best-val selection and the final weights then use the average
-
-    def lr_factor(self, k: int) -> float: # multiplier of every group's lr at optimiser step k (0-based)
-        "The warm-up and decay schedule at step `k`."
-        f = min(1.0, (k + 1) / self.warmup) if self.warmup else 1.0
-        if self.lr_schedule == 'cosine' and k >= self.warmup:
-            span = max(1, self.iters - 1 - self.warmup)
-            f *= self.min_lr + (1 - self.min_lr) * 0.5 * (1 + math.cos(math.pi * min(1.0, (k - self.warmup) / span)))
-        return f
-
-    def check(self):
-        "One clear error for a bad schedule or EMA setting."
-        if self.iters < 1: raise ValueError(f"stage {self.name}: iters must be >= 1, got {self.iters}")
-        if self.lr_schedule not in ('constant', 'cosine'):
-            raise ValueError(f"stage {self.name}: lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
-        if not 0 <= self.ema < 1: raise ValueError(f"stage {self.name}: ema must be in [0, 1), got {self.ema}")
-        if self.warmup < 0 or not 0 <= self.min_lr <= 1:
-            raise ValueError(f"stage {self.name}: warmup must be >= 0 and min_lr in [0, 1], got {self.warmup}, {self.min_lr}")
-
-@torch.no_grad()
-def _validate(stage, val_ds, seed):
-    stage.model.eval(); vals = []
-    for k in range(stage.val_batches):
-        b = seeded_batch(val_ds, min(stage.batch_size, len(val_ds)), seed + 99, k)
-        vals.append(float(stage.loss_fn(b, torch.Generator().manual_seed(seed * 7919 + k))[0]))
-    return float(np.mean(vals))
-
-def fit(stage: Stage, train_ds, val_ds=None, seed: int = 0, progress: bool = True,
-        checkpoint: str | Path | None = None, # resumable checkpoint file (resumed from when it exists)
-        checkpoint_every: int = 200, stop_after: int | None = None # stop early after this iteration (tests)
-       ) -> dict: # history: loss, logs, val [(iteration, loss)], best_val, seconds
-    "Run one training stage (seeded, resumable, best-val selection; optional warm-up, cosine decay and EMA)."
-    stage.check()
-    opt = torch.optim.AdamW(stage.params, lr=stage.lr, weight_decay=stage.weight_decay)
-    flat = [p for g in opt.param_groups for p in g['params']]
-    base_lrs = [g['lr'] for g in opt.param_groups]
-    ema = [p.detach().clone() for p in flat] if stage.ema else None
-    hist = {'loss': [], 'logs': [], 'val': [], 'best_val': math.inf, 'seconds': 0.0}
-    best_state, start = None, 0
-    ckpt = Path(checkpoint) if checkpoint else None
-    if ckpt and ckpt.exists():
-        st = torch.load(ckpt, map_location='cpu', weights_only=False)
-        if st['stage'] != stage.name: raise ValueError(f"{ckpt}: checkpoint of stage {st['stage']!r}, not {stage.name!r}")
-        stage.model.load_state_dict(st['model']); opt.load_state_dict(st['optimizer'])
-        hist, best_state, start = st['history'], st['best_state'], st['iteration']
-        if ema is not None:
-            if st.get('ema') is None: raise ValueError(f"{ckpt}: checkpoint has no EMA weights but stage {stage.name!r} uses ema={stage.ema}")
-            ema = [e.to(p.device) for e, p in zip(st['ema'], flat)]
-    t0 = time.perf_counter() - hist['seconds']
-    bar = tqdm(range(start, stage.iters), initial=start, total=stage.iters, desc=stage.name, disable=not progress)
-    for k in bar:
-        stage.model.eval()
-        for m in stage.train_modules: m.train()
-        batch = seeded_batch(train_ds, stage.batch_size, seed, k)
-        with dropout_rng(torch.Generator().manual_seed(seed * 1_000_003 + k), next(stage.model.parameters()).device):
-            loss, logs = stage.loss_fn(batch, torch.Generator().manual_seed(seed * 1_000_003 + k))
-        opt.zero_grad(set_to_none=True); loss.backward()
-        if stage.grad_clip: nn.utils.clip_grad_norm_(flat, stage.grad_clip)
-        f = stage.lr_factor(k)
-        for g, lr0 in zip(opt.param_groups, base_lrs): g['lr'] = lr0 * f
-        opt.step()
-        if ema is not None:
-            with torch.no_grad(): torch._foreach_lerp_(ema, [p.detach() for p in flat], 1 - stage.ema)
-        hist['loss'].append(float(loss.detach())); hist['logs'].append({n: float(torch.as_tensor(v).detach()) for n, v in logs.items()})
-        it = k + 1
-        if val_ds is not None and stage.val_every and (it % stage.val_every == 0 or it == stage.iters):
-            with _swapped(flat, ema):                      # validate (and keep) the averaged weights when there are any
-                v = _validate(stage, val_ds, seed); hist['val'].append((it, v))
-                if v < hist['best_val']: hist['best_val'], best_state = v, copy.deepcopy(stage.model.state_dict())
-        bar.set_postfix(loss=f"{np.mean(hist['loss'][-50:]):.4f}", **({'val': f"{hist['val'][-1][1]:.4f}"} if hist['val'] else {}))
-        hist['seconds'] = time.perf_counter() - t0
-        if ckpt and (it % checkpoint_every == 0 or it == stage.iters):
-            state = {'stage': stage.name, 'model': stage.model.state_dict(), 'optimizer': opt.state_dict(),
-                     'history': hist, 'best_state': best_state, 'iteration': it, 'ema': ema}
-            atomic_write(ckpt, lambda f: torch.save(state, f))
-        if stop_after is not None and it >= stop_after: return hist
-    if best_state is not None: stage.model.load_state_dict(best_state)
-    elif ema is not None:
-        with torch.no_grad():
-            for p, e in zip(flat, ema): p.copy_(e)
-    stage.model.eval()
-    return hist
-
-@contextlib.contextmanager
-def _swapped(params, ema):
-    "Inside the block the parameters hold their EMA values (nothing happens when `ema` is None)."
-    if ema is None: yield; return
-    saved = [p.detach().clone() for p in params]
-    with torch.no_grad():
-        for p, e in zip(params, ema): p.copy_(e)
-    try: yield
-    finally:
-        with torch.no_grad():
-            for p, s in zip(params, saved): p.copy_(s)

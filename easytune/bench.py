@@ -76,7 +76,7 @@ def bench_batch(batch_size: int, seed: int = 0, data_root=None,
     "Captions and lengths: the first seeded train batch of `data_root`, or synthetic ones (lengths 40..max_len, multiples of 4)."
     if data_root is not None:
         from easytune.data import HumanML3D
-        from easytune.backbone import seeded_batch
+        from easytune.training import seeded_batch
         b = seeded_batch(HumanML3D(data_root, 'train', seed=seed, progress=False), batch_size, seed, 0)
         return list(b['caption']), torch.as_tensor(b['m_length'])
     g = torch.Generator().manual_seed(seed)

@@ -5,11 +5,12 @@
 # %% auto #0
 __all__ = ['HUMANML3D', 'KIT', 'SPECS', 'POS_ENUMERATOR', 'VIP_WORDS', 'STATS_FILES', 'DatasetSpec', 'get_spec', 'Problem',
            'DatasetFormatError', 'pos_onehot', 'TextLine', 'parse_text_line', 'read_text_file', 'WordVectorizer',
-           'read_split', 'build_vocabulary', 'atomic_write', 'save_word_vectorizer', 'sample_crop', 'wrap_tokens',
-           'load_stats', 'toy_text_line', 'make_toy_folder', 'ClipEntry', 'scan_clips', 'HumanML3D', 'collate_sorted']
+           'read_split', 'build_vocabulary', 'atomic_path', 'atomic_write', 'save_word_vectorizer', 'sample_crop',
+           'wrap_tokens', 'load_stats', 'toy_text_line', 'make_toy_folder', 'ClipEntry', 'scan_clips', 'HumanML3D',
+           'collate_sorted']
 
 # %% ../nbs/01_data.ipynb #88699ca8
-import math, os, pickle, re, tempfile, warnings, zlib
+import contextlib, math, os, pickle, re, tempfile, warnings, zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Sequence
@@ -261,18 +262,25 @@ def build_vocabulary(root, # a HumanML3D-format folder
     special = ['sos', 'eos', 'unk']
     return special + sorted(words - set(special))
 
+@contextlib.contextmanager
+def atomic_path(path, # destination file (its folder is created if needed)
+                suffix: str = '.tmp'): # of the temporary name (writers that pick a format by extension want it)
+    "The project's one atomic write: yield a temporary path beside `path`; rename it onto `path` if the block succeeds, else delete it."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix=suffix); os.close(fd)
+    try:
+        yield Path(tmp)
+        umask = os.umask(0); os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)                    # mkstemp made it private (0600): give it the usual permissions
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp): os.unlink(tmp)
+
 def atomic_write(path, # destination file
                  write_fn) -> Path: # called with an open binary file
-    "Write through `write_fn(file)` to a temporary file in the same folder, then rename onto `path` (the project's one atomic write)."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f: write_fn(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.unlink(tmp)
-        raise
-    return path
+    "Write through `write_fn(file)` to a temporary file beside `path`, then rename it onto `path` (`atomic_path`)."
+    with atomic_path(path) as tmp, open(tmp, 'wb') as f: write_fn(f)
+    return Path(path)
 
 def save_word_vectorizer(folder, # output folder (created if needed)
                          words:Sequence[str], # vocabulary; must start with 'sos', 'eos', 'unk'

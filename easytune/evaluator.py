@@ -194,7 +194,7 @@ class LearnedWordVectors(nn.Module):
 
 # %% ../nbs/05_evaluator.ipynb #01917996
 from .data import HumanML3D
-from .backbone import Stage, fit
+from .training import Stage, fit
 
 @dataclass
 class EvaluatorTrainConfig:

@@ -14,7 +14,9 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint as _grad_checkpoint
 from tqdm.auto import tqdm
-from .backbone import Backbone, ToyBackbone, length_mask, seeded_batch
+from .backbone import Backbone, ToyBackbone
+from .layers import length_mask
+from .training import Checkpoint, seeded_batch
 from .diffusion import q_sample, diffusion_loss
 from .data import atomic_write
 from .reward import ToyReward
@@ -443,12 +445,9 @@ class _Record:
         elif count: self.since_best += 1
         if count and patience is not None and self.since_best >= patience: self.stopped = True
 
-def _start(ckpt, cfg_json, seed, ft, validate, has_val) -> _Record:
+def _start(ck: Checkpoint, ft, validate, has_val) -> _Record:
     "Resume from the checkpoint file when it exists (it must be of this run), else validate the base model."
-    if ckpt and ckpt.exists():
-        st = torch.load(ckpt, map_location='cpu', weights_only=False)
-        if st['config'] != cfg_json or st['seed'] != seed:
-            raise ValueError(f"{ckpt}: checkpoint of another run (config or seed differ); delete it or change the path")
+    if (st := ck.load()) is not None:
         ft.load_state_dict(st['finetuner'])
         return _Record(st['history'], st['best'], st['update'], st['since_best'])
     v = validate()
@@ -481,8 +480,8 @@ def finetune(backbone: Backbone, # the pretrained model (fine-tuned in place)
     train, vb = _finetune_data(data_root, seed, val_every, val_size, progress)
     ft = Finetuner(backbone, reward, cfg)
     validate = lambda: ft.evaluate(vb['caption'], vb['m_length'], VAL_SEED) if vb is not None else float('nan')
-    ckpt, cfg_json = (Path(checkpoint) if checkpoint else None), json.dumps(asdict(cfg), sort_keys=True, default=str)
-    rec = _start(ckpt, cfg_json, seed, ft, validate, vb is not None)
+    ck = Checkpoint(checkpoint, {'config': json.dumps(asdict(cfg), sort_keys=True, default=str), 'seed': seed}, checkpoint_every)
+    rec = _start(ck, ft, validate, vb is not None)
     elapsed, cpu = rec.hist[-1]['seconds'], rec.hist[-1]['cpu_seconds']
     bar = tqdm(range(rec.start, updates), initial=rec.start, total=updates, desc=cfg.method, disable=not progress)
     for k in bar:
@@ -502,10 +501,9 @@ def finetune(backbone: Backbone, # the pretrained model (fine-tuned in place)
         rec.hist.append(row)
         recent = [h['reward'] for h in rec.hist[-20:] if not math.isnan(h['reward'])]
         bar.set_postfix(reward=f"{np.mean(recent):.4f}", **({'val': f"{rec.best[0]:.4f}"} if rec.best else {}))
-        if ckpt and (it % checkpoint_every == 0 or it == updates or rec.stopped):
-            state = {'config': cfg_json, 'seed': seed, 'finetuner': ft.state_dict(), 'history': rec.hist, 'best': rec.best,
-                     'update': it, 'since_best': rec.since_best, 'rng': torch.get_rng_state()}
-            atomic_write(ckpt, lambda f: torch.save(state, f))
+        if ck.due(it, updates, force=rec.stopped):
+            ck.save({'finetuner': ft.state_dict(), 'history': rec.hist, 'best': rec.best, 'update': it,
+                     'since_best': rec.since_best, 'rng': torch.get_rng_state()})
         if rec.stopped or (stop_after is not None and it >= stop_after): break
     best, df = rec.best, pd.DataFrame(rec.hist)
     df.attrs.update(method=cfg.method, seed=seed, config=asdict(cfg), stopped_early=rec.stopped,

@@ -7,7 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 import torch
 from torch import nn
-from .backbone import Backbone, BackboneConfig, Stage, TimestepEmbedding, sinusoidal_embedding, length_mask, dropout_rng
+from .backbone import Backbone, BackboneConfig
+from .training import Stage, dropout_rng
+from .layers import TimestepEmbedding, sinusoidal_embedding, length_mask, length_chunks, restore_order
 from .diffusion import DDIMSampler, q_sample, diffusion_loss, drop_condition, min_snr_weight
 
 # %% auto #0
@@ -119,12 +121,12 @@ class MDM(Backbone):
         lengths, off = self._check(x_t, cond, lengths, pos_offset)
         B, T = x_t.shape[:2]
         t = torch.as_tensor(t, device=x_t.device).reshape(-1).expand(B)
-        order, parts = torch.argsort(lengths), []
-        for idx in order.chunk(k):
+        chunks, parts = length_chunks(lengths, k, stable=False), []    # unstable: the tie order the cached models use
+        for idx in chunks:
             n = int(lengths[idx].max())
             y = self._denoise(x_t[idx, :n], t[idx], cond[idx], lengths[idx], off[idx])
             parts.append(nn.functional.pad(y, (0, 0, 0, T - n)))
-        return torch.cat(parts)[torch.argsort(order)]
+        return restore_order(parts, chunks)
 
     def _denoise(self, x_t, t, cond, lengths, pos_offset=None): # the whole batch in one call
         lengths, off = self._check(x_t, cond, lengths, pos_offset)

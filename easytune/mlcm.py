@@ -8,7 +8,8 @@ import copy
 from dataclasses import dataclass, asdict, fields
 import torch
 from torch import nn
-from .backbone import Stage, sinusoidal_embedding
+from .training import Stage
+from .layers import sinusoidal_embedding
 from .diffusion import (LCMSampler, lcm_boundary_scalings, lcm_origin_timesteps, q_sample, x0_from_eps,
                                 cfg_combine)
 from .mld import MLD, MLDConfig, LatentCache

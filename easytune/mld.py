@@ -4,19 +4,22 @@
 
 # %% ../nbs/04a_mld.ipynb #e89457fc
 from __future__ import annotations
-import math, time
+import time
 from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from .backbone import Backbone, BackboneConfig, Stage, TimestepEmbedding, length_mask, seeded_batch, dropout_rng
+from .backbone import Backbone, BackboneConfig
+from .training import Stage, seeded_batch, dropout_rng
+from .layers import (TimestepEmbedding, length_mask, SkipTransformer, encoder_layer, decoder_layer, sinusoid_table,
+                             length_chunks, restore_order)
 from .diffusion import q_sample, diffusion_loss, drop_condition, min_snr_weight, coef_at   # coef_at: ᾱ_t broadcast over x
 
 # %% auto #0
-__all__ = ['MLDConfig', 'SkipTransformer', 'encoder_layer', 'decoder_layer', 'sinusoid_table', 'MotionVAE', 'vae_loss',
-           'vae_batch_loss', 'LatentDenoiser', 'eps_from_output', 'v_target', 'MLD', 'LatentCache', 'mld_vae_loss',
-           'mld_denoiser_loss', 'mld_stages', 'median_time', 'time_stage', 'time_denoiser_call', 'time_decode']
+__all__ = ['MLDConfig', 'MotionVAE', 'vae_loss', 'vae_batch_loss', 'LatentDenoiser', 'eps_from_output', 'v_target', 'MLD',
+           'LatentCache', 'mld_vae_loss', 'mld_denoiser_loss', 'mld_stages', 'median_time', 'time_stage',
+           'time_denoiser_call', 'time_decode']
 
 # %% ../nbs/04a_mld.ipynb #8dc669ca
 @dataclass
@@ -75,42 +78,7 @@ class MLDConfig(BackboneConfig):
         if self.parameterization not in ('v', 'eps'):
             raise ValueError(f"MLDConfig.parameterization: expected 'v' or 'eps', got {self.parameterization!r}")
 
-# %% ../nbs/04a_mld.ipynb #ce37ccc2
-class SkipTransformer(nn.Module):
-    "A stack of transformer layers with U-Net-like long skip connections (MLD's SkipTransformerEncoder/Decoder)."
-    def __init__(self, make_layer, # () -> a fresh nn.TransformerEncoderLayer / DecoderLayer
-                 num_layers: int, # 2k+1 with skips
-                 d_model: int, # width
-                 skip: bool = True): # long skip connections
-        super().__init__()
-        if skip and num_layers % 2 == 0: raise ValueError(f"SkipTransformer: skip connections need an odd num_layers, got {num_layers}")
-        self.half = num_layers // 2 if skip else 0
-        self.layers = nn.ModuleList([make_layer() for _ in range(num_layers)])
-        self.skip_proj = nn.ModuleList([nn.Linear(2 * d_model, d_model) for _ in range(self.half)])
-        self.norm = nn.LayerNorm(d_model)
-
-    def forward(self, x, **kw): # x [B, S, d]; kw go to every layer (masks, memory)
-        skips, n = [], len(self.layers)
-        for i, layer in enumerate(self.layers):
-            if i >= n - self.half: x = self.skip_proj[i - (n - self.half)](torch.cat([x, skips.pop()], -1))
-            x = layer(x, **kw)
-            if i < self.half: skips.append(x)
-        return self.norm(x)
-
-def encoder_layer(d_model, heads, ff, dropout):
-    return nn.TransformerEncoderLayer(d_model, heads, ff, dropout, activation='gelu', batch_first=True, norm_first=True)
-
-def decoder_layer(d_model, heads, ff, dropout):
-    return nn.TransformerDecoderLayer(d_model, heads, ff, dropout, activation='gelu', batch_first=True, norm_first=True)
-
 # %% ../nbs/04a_mld.ipynb #da2e4040
-def sinusoid_table(n: int, d: int) -> torch.Tensor: # [n, d] fixed positional encodings (sin on even, cos on odd dims)
-    "The Transformer's sinusoidal position table."
-    pos = torch.arange(n, dtype=torch.float32)[:, None]
-    div = torch.exp(torch.arange(0, d, 2, dtype=torch.float32) * (-math.log(10000.0) / d))
-    pe = torch.zeros(n, d); pe[:, 0::2] = torch.sin(pos * div); pe[:, 1::2] = torch.cos(pos * div)[:, :d // 2]
-    return pe
-
 class MotionVAE(nn.Module):
     "Motion -> one (or a few) latent tokens -> motion of any requested length (MLD's VAE)."
     def __init__(self, feat_dim=263, d_model=128, latent_tokens=1, latent_dim=256, layers=3, heads=4, ff=256,
@@ -180,7 +148,7 @@ def vae_batch_loss(vae: MotionVAE, x, # [B, T, feat_dim] padded motions
     eps = torch.randn((B, n, vae.latent_dim), generator=generator,
                       device=generator.device if generator is not None else x.device).to(x)     # drawn for the whole batch
     rec_sum = kl_sum = 0.
-    for idx in torch.argsort(lengths).chunk(min(chunks, B)):
+    for idx in length_chunks(lengths, chunks, stable=False):      # unstable: the tie order the cached models trained with
         Lc = lengths[idx]; xc = x[idx, :int(Lc.max())]
         mu, logvar = vae.encode(xc, Lc)
         recon = vae.decode(mu + (0.5 * logvar).exp() * eps[idx], Lc)
@@ -305,9 +273,9 @@ class MLD(Backbone):
         z, lengths = x0 / self._scale(), torch.as_tensor(lengths, device=x0.device)
         k = min(self.decode_chunks, len(z))
         if k <= 1: return self.vae.decode(z, lengths)
-        T, order = int(lengths.max()), torch.argsort(lengths)
-        parts = [F.pad(self.vae.decode(z[idx], lengths[idx]), (0, 0, 0, T - int(lengths[idx].max()))) for idx in order.chunk(k)]
-        return torch.cat(parts)[torch.argsort(order)]
+        T, chunks = int(lengths.max()), length_chunks(lengths, k, stable=False)
+        return restore_order([F.pad(self.vae.decode(z[idx], lengths[idx]), (0, 0, 0, T - int(lengths[idx].max()))) for idx in chunks],
+                             chunks)
 
     # A run-time setting, not part of the model: decoding a batch as a few chunks of similar lengths skips most of the
     # padding (a random batch is about half padding), 25 % less time for decode + backward at batch 32 on a CPU. Each

@@ -119,7 +119,7 @@ def weights_sha256(model: nn.Module) -> str:
 
 # %% ../nbs/06_pretrain.ipynb #ba2400b7
 from .data import HumanML3D, build_vocabulary, atomic_write
-from .backbone import fit
+from .training import fit
 from . import evaluator as _ev
 
 def _evaluator_configs(profile):

@@ -12,10 +12,11 @@ import pandas as pd
 # %% auto #0
 __all__ = ['REPORTS', 'PROFILES', 'VERDICTS', 'VERDICT_COLOURS', 'PAPER_TABLE1', 'PAPER_TABLE3', 'PAPER_TABLE4', 'PAPER_TABLE6',
            'BUDGETS', 'project_root', 'nbs_dir', 'available', 'resolve', 'declared_parameters', 'build_parameters',
-           'git_commit', 'provenance', 'Timings', 'format_timings', 't_interval', 'verdict_of', 'Claim', 'judge_claim',
-           'claims_frame', 'detectable_effects', 'claims_html', 'to_html', 'path_labels', 'scrub_paths', 'run_report',
-           'report_metadata', 'claims_summary', 'build_index', 'Budget', 'experiment_data', 'check_choice',
-           'pick_device', 'seed_list', 'seed_means', 'ordering_effect', 'median_range', 'seed_summary', 'main']
+           'git_commit', 'provenance', 'committed_results', 'Timings', 'format_timings', 't_interval', 'verdict_of',
+           'Claim', 'judge_claim', 'claims_frame', 'detectable_effects', 'claims_html', 'to_html', 'path_labels',
+           'scrub_paths', 'run_report', 'report_metadata', 'claims_summary', 'build_index', 'Budget', 'experiment_data',
+           'check_choice', 'pick_device', 'seed_list', 'seed_means', 'ordering_effect', 'median_range', 'seed_summary',
+           'main']
 
 # %% ../nbs/11_reproduce.ipynb #7a8748e9
 REPORTS = {
@@ -112,6 +113,18 @@ def provenance() -> dict:
             'machine': f'{platform.machine()} {platform.system()}, {os.cpu_count()} CPUs',
             'cuda': torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
             'time': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}
+
+# %% ../nbs/11_reproduce.ipynb #e8708ce9
+def committed_results(name: str, # a report name of REPORTS, e.g. 'backbones'
+                      root: Path | None = None, # the checkout (default: this package's)
+                     ) -> dict: # the report's results.json, with 'commit' (the first 10 hex digits of the run's commit)
+    "The committed `reports/<name>/results.json`: the source of every measured number a notebook quotes."
+    if name not in REPORTS: raise ValueError(f"name: unknown report {name!r}; expected one of {list(REPORTS)}")
+    path = Path(root or project_root()) / 'reports' / name / 'results.json'
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no committed {name} report; render it with `python -m easytune.reproduce {name} --profile cpu`")
+    r = json.loads(path.read_text())
+    return {**r, 'commit': ((r.get('provenance') or {}).get('git_commit') or '')[:10]}
 
 # %% ../nbs/11_reproduce.ipynb #5f359899
 from contextlib import contextmanager

@@ -10,9 +10,10 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
-from .backbone import Stage, TimestepEmbedding, length_mask, dropout_rng
+from .training import Stage, dropout_rng
+from .layers import TimestepEmbedding, length_mask
 from .diffusion import make_schedule, q_sample
-from .mld import SkipTransformer, encoder_layer, decoder_layer, sinusoid_table
+from .layers import SkipTransformer, encoder_layer, decoder_layer, sinusoid_table
 from .text import TextEncoderConfig, get_text_encoder
 
 # %% auto #0

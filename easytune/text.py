@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_text.ipynb #5d8c76ad
 from __future__ import annotations
-import hashlib, importlib.util, os, re, uuid
+import hashlib, importlib.util, os, re
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, astuple
@@ -180,17 +180,10 @@ register_text_encoder('minilm', MiniLMBackend)
 # %% ../nbs/02_text.ipynb #fba29cac
 def atomic_save(path: str|Path, # destination (.npy for one array, .npz for a dict of arrays)
                 data: np.ndarray|dict): # the array, or a dict name -> array
-    "Save `data` to `path` through a temporary file and an atomic rename."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent/f'.{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp'
-    try:
-        with open(tmp, 'wb') as f:
-            if isinstance(data, dict): np.savez(f, **data)
-            else: np.save(f, np.asarray(data), allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True); raise
-    return path
+    "Save `data` to `path` as .npy / .npz, atomically (`easytune.data.atomic_write`)."
+    from easytune.data import atomic_write
+    if isinstance(data, dict): return atomic_write(path, lambda f: np.savez(f, **data))
+    return atomic_write(path, lambda f: np.save(f, np.asarray(data), allow_pickle=False))
 
 # %% ../nbs/02_text.ipynb #6061321b
 def text_key(text: str) -> str: # sha1 hex digest of the UTF-8 text

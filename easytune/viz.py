@@ -4,7 +4,7 @@
 
 # %% ../nbs/00a_viz.ipynb #38a6c92a
 from __future__ import annotations
-import base64, os, tempfile, textwrap
+import base64, tempfile, textwrap
 from pathlib import Path
 
 import numpy as np
@@ -329,16 +329,10 @@ def save_gif(anim:FuncAnimation, # the animation (e.g. from `animate`)
     if not path.parent.exists(): raise FileNotFoundError(f"path: folder {str(path.parent)!r} does not exist")
     if colors is not None and not 16 <= colors <= 256: raise ValueError(f"colors: expected 16 to 256 or None, got {colors!r}")
     fps = fps if fps is not None else getattr(anim, 'fps', 1000. / anim._interval)
-    fd, tmp = tempfile.mkstemp(suffix='.gif', prefix=f'.{path.stem}.', dir=path.parent)
-    os.close(fd)
-    try:
+    from easytune.data import atomic_path
+    with atomic_path(path, suffix='.gif') as tmp:
         writer = PillowWriter(fps=fps) if colors is None else PaletteGifWriter(fps=fps, colors=colors)
         anim.save(tmp, writer=writer, dpi=dpi if dpi is not None else anim._fig.dpi)
-        umask = os.umask(0); os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)                                         # mkstemp made it private (0600)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp): os.remove(tmp)
     return path
 
 def _has_ffmpeg() -> bool: return mpl_animation.writers.is_available('ffmpeg')

@@ -8,7 +8,8 @@ from torch import nn
 from hypothesis import given, settings, strategies as st
 
 from easytune import gradients as G
-from easytune.backbone import ToyBackbone, ToyBackboneConfig, length_mask
+from easytune.backbone import ToyBackbone, ToyBackboneConfig
+from easytune.layers import length_mask
 from easytune.diffusion import DDIMSampler, DDPMSampler, StepOutput
 
 torch.set_num_threads(1)

@@ -7,10 +7,10 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from easytune.backbone import length_mask, seeded_batch
+from easytune.layers import length_mask, SkipTransformer, encoder_layer
+from easytune.training import seeded_batch
 from easytune.data import HumanML3D, make_toy_folder
-from easytune.mld import (MLD, MLDConfig, LatentCache, MotionVAE, SkipTransformer, encoder_layer, vae_batch_loss,
-                          vae_loss)
+from easytune.mld import MLD, MLDConfig, LatentCache, MotionVAE, vae_batch_loss, vae_loss
 
 fast = settings(max_examples=25, deadline=None)
 TINY = dict(text_encoder='hash', latent_dim=8, vae_d_model=16, vae_layers=1, vae_heads=2, vae_ff=32, d_model=16,

@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st, HealthCheck
 
-from easytune.backbone import fit, length_mask, seeded_batch
+from easytune.training import fit, seeded_batch
+from easytune.layers import length_mask
 from easytune.data import HumanML3D, make_toy_folder
 from easytune.reward import (RewardConfig, RewardModel, RewardRun, ToyReward, decoded_reward, info_nce, load_reward,
                              retrieval_metrics, reward_loss, reward_stages, spl_loss)
