@@ -306,20 +306,22 @@ def pretrain(kind: str, # 'mld', 'mdm', 'mlcm' or 'evaluator'
     return loaded, info
 
 # %% ../nbs/06_pretrain.ipynb #b8672d28
-from . import reward as _rw
+from .reward import RewardConfig, load_reward
+from .reward_training import RewardRun, reward_stages
+from .retrieval import evaluate_reward_run
 
 _TINY_REWARD = dict(d_model=16, latent_dim=8, layers=1, decoder_layers=1, heads=2, ff=32, batch_size=4, stage1_iters=4,
                     stage2_iters=4, val_every=2, val_batches=1)
 
 def _reward_configs(profile):
-    return (_rw.RewardConfig(**_TINY_REWARD) if profile == 'smoke' else _rw.RewardConfig()), None
+    return (RewardConfig(**_TINY_REWARD) if profile == 'smoke' else RewardConfig()), None
 
 def _reward_stages(model, cfg, tcfg, root, deps):
     tr, va = _splits(root, 0)
-    return [(st, tr, va) for st in _rw.reward_stages(model, precompute=[tr, va])]
+    return [(st, tr, va) for st in reward_stages(model, precompute=[tr, va])]
 
-register_recipe(Recipe('reward', _reward_configs, lambda cfg, tcfg, root, deps: _rw.RewardRun(cfg), _reward_stages,
-                       lambda model, path: model.save(path), lambda path: _rw.load_reward(path, 'spl')))
+register_recipe(Recipe('reward', _reward_configs, lambda cfg, tcfg, root, deps: RewardRun(cfg), _reward_stages,
+                       lambda model, path: model.save(path), lambda path: load_reward(path, 'spl')))
 
 def compare_spl(seeds=(0, 1, 2), # training seeds (one two-stage reward run each)
                 data_root=None, profile: str = 'cpu', # as `pretrain`
@@ -330,7 +332,7 @@ def compare_spl(seeds=(0, 1, 2), # training seeds (one two-stage reward run each
     for s in seeds:
         _, info = pretrain('reward', data_root, profile, s, progress=progress)
         ds = load_split(info['data_root'], split, 'dataset', 0)
-        run = _rw.evaluate_reward_run(model_dir('reward', info['data_root'], profile, s) / 'model.pt', ds)
+        run = evaluate_reward_run(model_dir('reward', info['data_root'], profile, s) / 'model.pt', ds)
         rows.append(run.assign(seed=s, train_seconds=info['train_seconds']))
     return pd.concat(rows, ignore_index=True)
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pandas as pd
 
 # %% auto #0
-__all__ = ['REPORTS', 'PROFILES', 'VERDICTS', 'VERDICT_COLOURS', 'PAPER_TABLE1', 'PAPER_TABLE3', 'PAPER_TABLE4', 'PAPER_TABLE6',
-           'BUDGETS', 'project_root', 'nbs_dir', 'available', 'resolve', 'declared_parameters', 'build_parameters',
-           'git_commit', 'provenance', 'committed_results', 'Timings', 'format_timings', 't_interval', 'verdict_of',
-           'Claim', 'judge_claim', 'claims_frame', 'detectable_effects', 'claims_html', 'to_html', 'path_labels',
-           'scrub_paths', 'run_report', 'report_metadata', 'claims_summary', 'build_index', 'Budget', 'experiment_data',
+__all__ = ['REPORTS', 'PROFILES', 'VERDICTS', 'VERDICT_COLOURS', 'PAPER_TABLE1', 'PAPER_TABLE4', 'PAPER_TABLE6', 'BUDGETS',
+           'project_root', 'nbs_dir', 'available', 'resolve', 'declared_parameters', 'build_parameters', 'git_commit',
+           'provenance', 'committed_results', 'Timings', 'format_timings', 't_interval', 'verdict_of', 'Claim',
+           'judge_claim', 'claims_frame', 'detectable_effects', 'claims_html', 'to_html', 'path_labels', 'scrub_paths',
+           'run_report', 'report_metadata', 'claims_summary', 'build_index', 'Budget', 'experiment_data',
            'check_choice', 'pick_device', 'seed_list', 'seed_means', 'ordering_effect', 'median_range', 'seed_summary',
            'main']
 
@@ -409,11 +409,6 @@ PAPER_TABLE1 = pd.DataFrame([
     ('easytune',         0.581, 0.769, 0.855, 0.132, 2.637, 9.465, 22.10, 6.89),
     ('easytune-chain',   0.574, 0.766, 0.854, 0.172, 2.614, 9.348, 24.21, 9.00),
 ], columns=['method', 'R@1', 'R@2', 'R@3', 'FID', 'MM-Dist', 'Diversity', 'mem_GB', 'extra_GB']).set_index('method')
-
-PAPER_TABLE3 = pd.DataFrame([
-    ('ReAlign (stage 1)', 67.59, 82.24, 87.44, 91.97, 96.28, 68.94, 82.86, 87.95, 92.44, 96.28),
-    ('+SPL',              69.31, 83.71, 88.66, 92.81, 96.75, 70.23, 83.41, 88.72, 93.07, 97.04),
-], columns=['model'] + [f'{d} R@{k}' for d in ('T2M', 'M2T') for k in (1, 2, 3, 5, 10)]).set_index('model')
 
 PAPER_TABLE4 = pd.DataFrame([
     ('MLD', 'base', 0.481, 0.673, 0.772, 0.473, 3.196, 9.724), ('MLD', '+EasyTune', 0.568, 0.754, 0.846, 0.194, 2.672, 9.368),
