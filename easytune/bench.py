@@ -12,10 +12,10 @@ import torch
 from .finetune import PRESETS, Finetuner, get_config, tiny_backbone
 from .profiling import measure_update
 from .data import atomic_write
+from .profiles import BENCH, TINY_BACKBONE
 
 # %% auto #0
-__all__ = ['TARGETS', 'PROFILES', 'bench_models', 'bench_batch', 'measure_methods', 'cost_ratios', 'finetune_cost', 'format_cost',
-           'main']
+__all__ = ['TARGETS', 'bench_models', 'bench_batch', 'measure_methods', 'cost_ratios', 'finetune_cost', 'format_cost', 'main']
 
 # %% ../nbs/10_bench.ipynb #c29dbd5b
 def _trim():
@@ -47,15 +47,15 @@ def bench_models(backbone: str, # 'mld' or 'mdm'
     from easytune import mld, mdm
     from easytune.reward import RewardModel, RewardConfig, ToyReward
     if backbone not in ('mld', 'mdm'): raise ValueError(f"backbone: expected 'mld' or 'mdm', got {backbone!r}")
-    if profile not in ('smoke', 'cpu'): raise ValueError(f"profile: expected 'smoke' or 'cpu', got {profile!r}")
+    if profile not in BENCH: raise ValueError(f"profile: expected 'smoke' or 'cpu', got {profile!r}")
+    models = BENCH[profile].models
     torch.manual_seed(seed)
-    if profile == 'smoke':
+    if models == 'tiny':
         if backbone == 'mld': bb = tiny_backbone('mld', seed)
-        else: bb = mdm.MDM(mdm.MDMConfig(text_encoder='hash', d_model=16, layers=1, heads=2, ff=32, dropout=0.0,
-                                         num_train_steps=1000))
+        else: bb = mdm.MDM(mdm.MDMConfig(**TINY_BACKBONE['mdm'], num_train_steps=1000))
         return bb.eval(), ToyReward(263), 'random'
     te = {} if text_encoder is None else {'text_encoder': text_encoder}
-    bb = _cached(backbone, 'cpu') if text_encoder is None else None
+    bb = _cached(backbone, models) if text_encoder is None else None
     source = 'random' if bb is None else 'pretrained'
     if te: source += f' ({text_encoder} text)'
     if backbone == 'mdm':
@@ -67,7 +67,7 @@ def bench_models(backbone: str, # 'mld' or 'mdm'
         bb = mld.MLD(mld.MLDConfig(**te))
         with torch.no_grad(): bb.latent_scale.fill_(1.0)
         bb.freeze_vae()
-    rw = _cached('reward', 'cpu') if text_encoder is None else None
+    rw = _cached('reward', models) if text_encoder is None else None
     if rw is None: rw, source = RewardModel(RewardConfig(noise_aware=True, **te)), source + '+random-reward'
     return bb.eval(), rw.eval().requires_grad_(False), source
 
@@ -167,11 +167,6 @@ def cost_ratios(table: pd.DataFrame, # measure_methods rows with a 'backbone' co
     return out
 
 # %% ../nbs/10_bench.ipynb #617495af
-PROFILES = {
-    'smoke': dict(batch={'mld': 4, 'mdm': 4}, max_len=64, methods_all_T=tuple(PRESETS), lean=('easytune', 'draft-50')),
-    'cpu': dict(batch={'mld': 64, 'mdm': 4}, max_len=196, methods_all_T=('easytune', 'refl-10', 'draft-50'), lean=('easytune',)),
-}
-
 def finetune_cost(profile: str = 'smoke', # 'smoke' or 'cpu'
                   backbones=('mld', 'mdm'), steps=(20, 50, 100, 200), # step counts T
                   methods=None, # methods measured at 50 steps (default: every preset)
@@ -181,13 +176,13 @@ def finetune_cost(profile: str = 'smoke', # 'smoke' or 'cpu'
                   text_encoder: str | None = None, # see `bench_models`
                  ) -> dict: # {'table': DataFrame, 'ratios': dict, 'meta': dict}
     "Measure every method's update on each backbone and step count; the table and the paper's ratios."
-    if profile not in PROFILES: raise ValueError(f"profile: expected one of {sorted(PROFILES)}, got {profile!r}")
+    if profile not in BENCH: raise ValueError(f"profile: expected one of {sorted(BENCH)}, got {profile!r}")
     methods = tuple(methods or PRESETS)
     bad = [m for m in methods if m not in PRESETS]
     if bad: raise ValueError(f"methods: unknown {bad}; expected names from {sorted(PRESETS)}")
     steps = tuple(int(s) for s in steps)
     if not steps or min(steps) < 1: raise ValueError(f"steps: expected positive step counts, got {steps}")
-    P = PROFILES[profile]
+    P = BENCH[profile]
     head = 50 if 50 in steps else steps[len(steps) // 2]
     tables, meta = [], {'profile': profile, 'seed': seed, 'device': str(device), 'torch_threads': torch.get_num_threads(),
                         'sources': {}, 'batch_size': {}, 'headline_steps': head}
@@ -206,13 +201,13 @@ def _run_backbones(backbones, steps, methods, head, P, profile, batch_size, seed
     for bk in backbones:
         bb, rw, source = bench_models(bk, profile, seed, text_encoder)
         bb.to(device); rw.to(device) if hasattr(rw, 'to') else None
-        B = batch_size or P['batch'][bk]
-        texts, lengths = bench_batch(B, seed, data_root, P['max_len'])
+        B = batch_size or P.batch[bk]
+        texts, lengths = bench_batch(B, seed, data_root, P.max_len)
         meta['sources'][bk], meta['batch_size'][bk] = source, B
         if progress: print(f"{bk} ({source}), batch {B}, CFG {bb.config.cfg_scale}:", flush=True)
         for T in steps:
-            ms = methods if T == head else tuple(m for m in P['methods_all_T'] if m in methods) or ('easytune',)
-            lean = tuple(m for m in P['lean'] if m in methods) if T == head else ()
+            ms = methods if T == head else tuple(m for m in (P.methods_all_T or PRESETS) if m in methods) or ('easytune',)
+            lean = tuple(m for m in P.lean if m in methods) if T == head else ()
             df = measure_methods(bb, rw, ms, (T,), texts, lengths.to(device), seed, device, lean, progress)
             df.insert(0, 'backbone', bk); tables.append(df)
         del bb, rw; gc.collect(); _trim()
@@ -248,7 +243,7 @@ def main(argv=None):
     "python -m easytune.bench finetune-cost [--profile smoke|cpu] [--json PATH] [--backbones mld,mdm] [--steps 20,50,100,200]"
     p = argparse.ArgumentParser(prog='python -m easytune.bench', description=main.__doc__)
     p.add_argument('command', choices=['finetune-cost'])
-    p.add_argument('--profile', default='smoke', choices=sorted(PROFILES))
+    p.add_argument('--profile', default='smoke', choices=sorted(BENCH))
     p.add_argument('--json', default=None, help='write the table, the ratios and the run metadata here')
     p.add_argument('--backbones', default='mld,mdm')
     p.add_argument('--steps', default='20,50,100,200')

@@ -519,9 +519,9 @@ def tiny_backbone(kind: str, seed: int = 0) -> Backbone:
     torch.manual_seed(seed)
     if kind == 'toy': return ToyBackbone().eval()
     from easytune import mld, mdm, mlcm
-    from easytune.pretrain import SMOKE_MLD         # the smoke profile's latent-model sizes
-    tiny = dict(SMOKE_MLD, text_encoder='hash', dropout=0.0)
-    if kind == 'mdm': return mdm.MDM(mdm.MDMConfig(text_encoder='hash', d_model=16, layers=1, heads=2, ff=32, dropout=0.0)).eval()
+    from easytune.profiles import TINY_BACKBONE     # the smoke profile's latent-model sizes; a tiny MDM
+    if kind == 'mdm': return mdm.MDM(mdm.MDMConfig(**TINY_BACKBONE['mdm'])).eval()
+    tiny = TINY_BACKBONE['mld']
     m = (mld.MLD(mld.MLDConfig(**tiny)) if kind == 'mld' else mlcm.MLCM(mlcm.MLCMConfig(**tiny)))
     with torch.no_grad(): m.latent_scale.fill_(1.0)
     return m.freeze_vae().eval()

@@ -12,12 +12,13 @@ import numpy as np
 import torch
 from torch import nn
 from .text import torch_threads
+from .profiles import PRETRAIN_CONFIGS, PRETRAIN_PROFILES
 
 # %% auto #0
-__all__ = ['RECIPES', 'PROFILES', 'KEY_SCHEMA', 'DEFAULT_THREADS', 'MDM_RECIPE', 'SMOKE_MLD', 'MLD_RECIPE', 'cache_root',
-           'dataset_fingerprint', 'default_data_root', 'Recipe', 'register_recipe', 'text_identity', 'key_inputs',
-           'cache_key', 'weights_sha256', 'TrainedEvaluator', 'load_split', 'n_parameters', 'model_dir', 'pretrain',
-           'compare_spl', 'mld_denoiser_sweep', 'schedule', 'main']
+__all__ = ['RECIPES', 'KEY_SCHEMA', 'DEFAULT_THREADS', 'cache_root', 'dataset_fingerprint', 'default_data_root', 'Recipe',
+           'register_recipe', 'text_identity', 'key_inputs', 'cache_key', 'weights_sha256', 'TrainedEvaluator',
+           'load_split', 'n_parameters', 'model_dir', 'pretrain', 'compare_spl', 'mld_denoiser_sweep', 'schedule',
+           'main']
 
 # %% ../nbs/06_pretrain.ipynb #ef81d2cb
 def cache_root() -> Path:
@@ -74,7 +75,6 @@ class Recipe:
     version: int = 1          # bump when the training code changes what a config means
 
 RECIPES: dict = {}
-PROFILES = ('cpu', 'smoke')
 
 def register_recipe(recipe: Recipe):
     "Make a model kind available to `pretrain` and the CLI."
@@ -123,11 +123,8 @@ from .training import fit
 from . import evaluator as _ev
 
 def _evaluator_configs(profile):
-    if profile == 'smoke':
-        return (_ev.EvaluatorConfig(dim_word=16, dim_text_hidden=16, dim_motion_hidden=16, dim_movement_enc_hidden=16,
-                                    dim_movement_latent=16, dim_coemb=8),
-                _ev.EvaluatorTrainConfig(batch_size=4, movement_iters=4, matching_iters=4, val_every=2, val_batches=1))
-    return _ev.EvaluatorConfig(), _ev.EvaluatorTrainConfig()
+    cfg, tcfg = PRETRAIN_CONFIGS[profile]['evaluator']
+    return _ev.EvaluatorConfig(**cfg), _ev.EvaluatorTrainConfig(**tcfg)
 
 class TrainedEvaluator(nn.Module):
     "A T2M evaluator with the word vectors it was trained with."
@@ -169,15 +166,8 @@ def _splits(root, seed):
 
 from . import mdm as _mdm
 
-# The cpu profile's MDM recipe: an EMA of the weights (validated and kept) with warm-up and cosine decay, by analogy
-# with MLD's measured gain below; the backbones report measures the result against the constant-lr model.
-MDM_RECIPE = dict(ema=0.999, warmup=300, lr_schedule='cosine')
-
-def _mdm_configs(profile):
-    if profile == 'smoke':
-        return _mdm.MDMConfig(d_model=32, layers=1, heads=2, ff=64, train_iters=4, batch_size=4, val_every=2,
-                              val_batches=1, train_crop=32), None
-    return _mdm.MDMConfig(**MDM_RECIPE), None
+def _mdm_configs(profile):      # cpu: the default configuration with profiles.MDM_RECIPE
+    return _mdm.MDMConfig(**PRETRAIN_CONFIGS[profile]['mdm'][0]), None
 
 def _mdm_stages(model, cfg, tcfg, root, deps):
     tr, va = _splits(root, 0)
@@ -189,17 +179,8 @@ register_recipe(Recipe('mdm', _mdm_configs, lambda cfg, tcfg, root, deps: _mdm.M
 # %% ../nbs/06_pretrain.ipynb #7c91a5bc
 from . import mld as _mld, mlcm as _mlcm
 
-SMOKE_MLD = dict(latent_dim=8, vae_d_model=16, vae_layers=1, vae_heads=2, vae_ff=32, d_model=16, layers=3, heads=2, ff=32,
-                 vae_iters=4, vae_batch_size=4, denoiser_iters=4, denoiser_batch_size=4, val_every=2, val_batches=1,
-                 scale_batches=1)
-
-# The cpu profile's MLD denoiser recipe, chosen on the val split by `mld_denoiser_sweep`
-# (reports/bench/mld-denoiser-sweep.json; one seed, 320 val items, CFG 7.5): EMA 0.999 of the weights, 300 warm-up steps
-# then cosine decay to 0.1 x lr, and Min-SNR-5 weighting of the loss took R@1 from 0.350 to 0.450 and FID from 23.5 to 9.5.
-MLD_RECIPE = dict(denoiser_ema=0.999, denoiser_warmup=300, denoiser_schedule='cosine', snr_gamma=5.0)
-
-def _mld_configs(profile):
-    return (_mld.MLDConfig(**SMOKE_MLD) if profile == 'smoke' else _mld.MLDConfig(**MLD_RECIPE)), None
+def _mld_configs(profile):      # cpu: the default configuration with profiles.MLD_RECIPE (chosen by `mld_denoiser_sweep`)
+    return _mld.MLDConfig(**PRETRAIN_CONFIGS[profile]['mld'][0]), None
 
 def _mld_stages(model, cfg, tcfg, root, deps):
     tr, va = _splits(root, 0)
@@ -212,8 +193,7 @@ _DISTILL = ('sampler', 'num_steps', 'cfg_scale', 'guidance_w', 'w_min', 'w_max',
             'timestep_scaling', 'ema_decay', 'huber_c', 'distill_iters', 'distill_lr', 'distill_batch_size')
 
 def _mlcm_configs(profile):
-    if profile == 'smoke': return _mlcm.MLCMConfig(**SMOKE_MLD, distill_iters=4, distill_batch_size=4), None
-    return _mlcm.MLCMConfig(**MLD_RECIPE), None
+    return _mlcm.MLCMConfig(**PRETRAIN_CONFIGS[profile]['mlcm'][0]), None
 
 def _mlcm_build(cfg, tcfg, root, deps):
     return _mlcm.MLCM.from_mld(deps['mld'], **{k: getattr(cfg, k) for k in _DISTILL})
@@ -240,7 +220,7 @@ def model_dir(kind, data_root=None, profile='cpu', seed=0, config=None, train_co
 
 def _resolve(kind, data_root, profile, seed, config, train_config, threads=None):
     if kind not in RECIPES: raise ValueError(f"backbone/kind: expected one of {sorted(RECIPES)}, got {kind!r}")
-    if profile not in PROFILES: raise ValueError(f"profile: expected one of {PROFILES}, got {profile!r}")
+    if profile not in PRETRAIN_PROFILES: raise ValueError(f"profile: expected one of {PRETRAIN_PROFILES}, got {profile!r}")
     r = RECIPES[kind]
     cfg0, tcfg0 = r.configs(profile)
     cfg, tcfg = config or cfg0, train_config or tcfg0
@@ -310,11 +290,8 @@ from .reward import RewardConfig, load_reward
 from .reward_training import RewardRun, reward_stages
 from .retrieval import evaluate_reward_run
 
-_TINY_REWARD = dict(d_model=16, latent_dim=8, layers=1, decoder_layers=1, heads=2, ff=32, batch_size=4, stage1_iters=4,
-                    stage2_iters=4, val_every=2, val_batches=1)
-
 def _reward_configs(profile):
-    return (RewardConfig(**_TINY_REWARD) if profile == 'smoke' else RewardConfig()), None
+    return RewardConfig(**PRETRAIN_CONFIGS[profile]['reward'][0]), None
 
 def _reward_stages(model, cfg, tcfg, root, deps):
     tr, va = _splits(root, 0)
@@ -447,7 +424,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog='python -m easytune.pretrain', description=main.__doc__)
     p.add_argument('--backbone', required=True, help=f"one of {sorted(RECIPES)}, a comma-separated list, or 'all'")
     p.add_argument('--data', default=None, help='HumanML3D-format folder (default: the embedded dataset)')
-    p.add_argument('--profile', default='cpu', choices=PROFILES)
+    p.add_argument('--profile', default='cpu', choices=PRETRAIN_PROFILES)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--force', action='store_true', help='retrain even if cached')
     p.add_argument('--jobs', type=int, default=1, help='train up to this many independent models at once, one process each')

@@ -8,15 +8,15 @@ import argparse, datetime, html, json, os, platform, re, shutil, subprocess, sys
 from dataclasses import dataclass
 from pathlib import Path
 import pandas as pd
+from .profiles import BUDGETS, PROFILES
 
 # %% auto #0
-__all__ = ['REPORTS', 'PROFILES', 'VERDICTS', 'VERDICT_COLOURS', 'PAPER_TABLE1', 'PAPER_TABLE4', 'PAPER_TABLE6', 'BUDGETS',
-           'project_root', 'nbs_dir', 'available', 'resolve', 'declared_parameters', 'build_parameters', 'git_commit',
-           'provenance', 'committed_results', 'Timings', 'format_timings', 't_interval', 'verdict_of', 'Claim',
-           'judge_claim', 'claims_frame', 'detectable_effects', 'claims_html', 'to_html', 'path_labels', 'scrub_paths',
-           'run_report', 'report_metadata', 'claims_summary', 'build_index', 'Budget', 'experiment_data',
-           'check_choice', 'pick_device', 'seed_list', 'seed_means', 'ordering_effect', 'median_range', 'seed_summary',
-           'main']
+__all__ = ['REPORTS', 'VERDICTS', 'VERDICT_COLOURS', 'PAPER_TABLE1', 'PAPER_TABLE4', 'PAPER_TABLE6', 'project_root', 'nbs_dir',
+           'available', 'resolve', 'declared_parameters', 'build_parameters', 'git_commit', 'provenance',
+           'committed_results', 'Timings', 'format_timings', 't_interval', 'verdict_of', 'Claim', 'judge_claim',
+           'claims_frame', 'detectable_effects', 'claims_html', 'to_html', 'path_labels', 'scrub_paths', 'run_report',
+           'report_metadata', 'claims_summary', 'build_index', 'experiment_data', 'check_choice', 'pick_device',
+           'seed_list', 'seed_means', 'ordering_effect', 'median_range', 'seed_summary', 'main']
 
 # %% ../nbs/11_reproduce.ipynb #7a8748e9
 REPORTS = {
@@ -29,7 +29,6 @@ REPORTS = {
     'gradients': ('reproduce_gradients.ipynb', 'Gradient vanishing and memory vs steps'),
     'ablations': ('reproduce_ablations.ipynb', 'Ablations'),
 }
-PROFILES = ('smoke', 'cpu', 'paper')
 
 def project_root() -> Path:
     "The source checkout this package runs from (the folder holding `easytune/`)."
@@ -428,28 +427,6 @@ PAPER_TABLE6 = pd.DataFrame({
 })
 
 # %% ../nbs/11_reproduce.ipynb #b0df87af
-@dataclass
-class Budget:
-    pretrain: str            # easytune.pretrain profile of the models
-    n_clips: int | None      # clips of the generated dataset (None: the default embedded dataset)
-    updates: int             # fine-tuning trajectories per method (the equal sample budget)
-    batch_size: int          # prompts per trajectory
-    lr: float                # AdamW learning rate (the same for every method)
-    replications: int        # evaluation replications of a single model (the backbones calibration)
-    max_items: int | None    # test items per replication (None: the whole split)
-    diversity_pairs: int
-    val_every: int           # val-reward cadence (updates)
-    val_size: int            # val prompts
-    n_show: int              # prompts animated before/after
-    seeds: int = 1           # fine-tuning seeds of every method comparison (seed, seed+1, ...), paired across methods
-    seed_replications: int = 1  # evaluation replications per fine-tuning seed in those comparisons
-
-BUDGETS = {
-    'smoke': Budget('smoke', 160, 2, 4, 1e-3, 1, 32, 10, 1, 4, 1, seeds=2, seed_replications=1),
-    'cpu':   Budget('cpu', None, 16, 32, 1e-4, 3, 320, 300, 4, 32, 3, seeds=3, seed_replications=1),
-    'paper': Budget('cpu', None, 1500, 64, 1e-5, 20, None, 300, 100, 256, 4, seeds=5, seed_replications=4),
-}
-
 def experiment_data(profile: str, data_dir=None, seed: int = 0) -> Path:
     "The dataset folder of an experiment: `data_dir` if given (checked), else the embedded dataset of the profile's size."
     if profile not in BUDGETS: raise ValueError(f"profile: expected one of {list(BUDGETS)}, got {profile!r}")

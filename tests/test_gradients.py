@@ -186,9 +186,9 @@ def test_stochastic_sampler_replays_with_its_noise():
 
 def test_transformer_backbone_jvp_vjp_consistency():
     from easytune.mld import MLD, MLDConfig
+    from easytune.profiles import TINY_MLD
     torch.manual_seed(0)
-    m = MLD(MLDConfig(text_encoder='hash', latent_dim=8, vae_d_model=16, vae_layers=1, vae_heads=2, vae_ff=32,
-                      d_model=16, layers=3, heads=2, ff=32, num_steps=5)).eval()       # float32 (MLD's own dtype)
+    m = MLD(MLDConfig(text_encoder='hash', **TINY_MLD, num_steps=5)).eval()       # float32 (MLD's own dtype)
     m.latent_scale.fill_(1.0); m.freeze_vae()
     traj = G.sample_trajectory(m, TEXTS, [40, 24], seed=0)
     g = torch.Generator().manual_seed(1)

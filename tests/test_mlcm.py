@@ -7,13 +7,13 @@ from hypothesis import given, settings, strategies as st
 
 from easytune.diffusion import LCMSampler, eps_from_x0, lcm_origin_timesteps, make_schedule, q_sample
 from easytune.mld import MLD, MLDConfig
+from easytune.profiles import TINY_MLD
 from easytune.mlcm import (MLCM, MLCMConfig, DistillState, GuidanceEmbedding, consistency_distillation_loss,
                            consistency_output, pseudo_huber, skipping_step_pairs)
 
 SL = make_schedule()
 fast = settings(max_examples=30, deadline=None)
-TINY = dict(text_encoder='hash', latent_dim=8, vae_d_model=16, vae_layers=1, vae_heads=2, vae_ff=32, d_model=16,
-            layers=3, heads=2, ff=32, dropout=0.0)
+TINY = dict(text_encoder='hash', **TINY_MLD, dropout=0.0)     # the smoke profile's MLD sizes
 
 
 def rand(seed, *shape):

@@ -10,11 +10,12 @@ from hypothesis import given, settings, strategies as st
 from easytune.layers import length_mask, SkipTransformer, encoder_layer
 from easytune.training import seeded_batch
 from easytune.data import HumanML3D, make_toy_folder
+from easytune.profiles import TINY_MLD
 from easytune.mld import MLD, MLDConfig, LatentCache, MotionVAE, vae_batch_loss, vae_loss
 
 fast = settings(max_examples=25, deadline=None)
-TINY = dict(text_encoder='hash', latent_dim=8, vae_d_model=16, vae_layers=1, vae_heads=2, vae_ff=32, d_model=16,
-            layers=3, heads=2, ff=32, dropout=0.0, vae_batch_size=4, denoiser_batch_size=4, scale_batches=2, val_every=0)
+TINY = dict(text_encoder='hash', **TINY_MLD, dropout=0.0, vae_batch_size=4, denoiser_batch_size=4, scale_batches=2,
+            val_every=0)          # the smoke profile's MLD sizes
 
 
 def tiny_vae(max_len=40, layers=3, seed=0):

@@ -48,7 +48,8 @@ def test_unknown_parameter_fails_before_running(tmp_path):
 # ---- claims judged against their noise -------------------------------------------------------------------------
 import math
 import numpy as np
-from easytune.reproduce import (BUDGETS, Timings, build_index as _build_index, claims_frame, claims_html, declared_parameters,
+from easytune.profiles import BUDGETS
+from easytune.reproduce import (Timings, build_index as _build_index, claims_frame, claims_html, declared_parameters,
                                 format_timings, judge_claim, median_range, nbs_dir, ordering_effect, seed_list, t_interval)
 
 

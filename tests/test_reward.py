@@ -9,6 +9,7 @@ from hypothesis import given, settings, strategies as st, HealthCheck
 from easytune.training import fit, seeded_batch
 from easytune.layers import length_mask
 from easytune.data import HumanML3D, make_toy_folder
+from easytune.profiles import TINY_REWARD
 from easytune.reward import RewardConfig, RewardModel, ToyReward, decoded_reward, load_reward
 from easytune.reward_training import RewardRun, info_nce, reward_loss, reward_stages
 from easytune.retrieval import retrieval_metrics
@@ -16,7 +17,7 @@ from easytune.retrieval import retrieval_metrics
 torch.set_num_threads(1)
 
 def tiny(**kw):
-    return RewardConfig(**{**dict(text_encoder='hash', d_model=16, latent_dim=8, layers=1, decoder_layers=1, heads=2, ff=32,
+    return RewardConfig(**{**dict(text_encoder='hash', **TINY_REWARD,
                                   chunks=2, batch_size=8, stage1_iters=20, stage1_lr=3e-3, stage2_iters=10, stage2_lr=1e-3,
                                   val_every=10, val_batches=1), **kw})
 
