@@ -35,7 +35,8 @@ setuptools.setup(
     packages=setuptools.find_packages(include=['easytune', 'easytune.*', 'data_prep', 'data_prep.*']),
     include_package_data=True,
     install_requires=req('requirements'),
-    extras_require={'dev': req('dev_requirements'), 'notebooks': req('notebook_requirements')},
+    extras_require={'dev': req('dev_requirements'), 'notebooks': req('notebook_requirements'),
+                    'official': req('official_requirements')},   # the released models' text towers (easytune.official)
     zip_safe=False,
     entry_points={'console_scripts': req('console_scripts'),
                   'nbdev': [f'{cfg["lib_path"]}={cfg["lib_path"]}._modidx:d']},

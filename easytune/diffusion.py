@@ -334,6 +334,7 @@ class LCMSampler(Sampler):
                  prediction:str='eps', # what the underlying model predicts: 'eps' or 'x0'
                  sigma_data:float=0.5, # boundary-condition data std
                  timestep_scaling:float=10.0, # boundary-condition timestep scaling
+                 timesteps=None, # explicit grid in sampling order (decreasing, distinct), e.g. MotionLCM V2's step map; None: spaced
                 ):
         super().__init__(schedule, prediction)
         origin = lcm_origin_timesteps(schedule.num_train_steps, original_steps)
@@ -342,7 +343,11 @@ class LCMSampler(Sampler):
         skip = original_steps // num_inference_steps
         self.num_inference_steps, self.original_steps = num_inference_steps, original_steps
         self.sigma_data, self.timestep_scaling = sigma_data, timestep_scaling
-        self._set_grid(origin.flip(0)[::skip][:num_inference_steps])
+        if timesteps is None: self._set_grid(origin.flip(0)[::skip][:num_inference_steps]); return
+        grid = _timesteps(timesteps, schedule.num_train_steps).reshape(-1)
+        if len(grid) != num_inference_steps or not (grid.diff() < 0).all():
+            raise ValueError(f"LCMSampler: timesteps must be {num_inference_steps} decreasing, distinct timesteps, got {grid.tolist()}")
+        self._set_grid(grid)
 
     def denoise(self, model_output:Tensor, # [B, ...] model output at (x_t, t)
                 t, # int, 0-d or [B] long: timestep of x_t
