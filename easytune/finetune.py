@@ -22,9 +22,9 @@ from .data import atomic_write
 from .reward import ToyReward
 
 # %% auto #0
-__all__ = ['GRAD_STEPS', 'PRESETS', 'VAL_SEED', 'easytune_reference', 'FinetuneConfig', 'get_config', 'Plan', 'plan_steps',
-           'Finetuner', 'finetune', 'tiny_backbone', 'smoke_all', 'compare_methods', 'plot_reward_vs_time',
-           'get_reward', 'main']
+__all__ = ['GRAD_STEPS', 'PRESETS', 'VAL_SEED', 'REWARD_KINDS', 'easytune_reference', 'FinetuneConfig', 'get_config', 'Plan',
+           'plan_steps', 'Finetuner', 'finetune', 'tiny_backbone', 'smoke_all', 'compare_methods',
+           'plot_reward_vs_time', 'get_reward', 'main']
 
 # %% ../nbs/07_finetune.ipynb #44dae315
 def easytune_reference(backbone: Backbone, # fine-tuned in place (its denoiser parameters are in `optimizer`)
@@ -576,15 +576,36 @@ def _parse_value(v: str):
     try: return json.loads(v)
     except json.JSONDecodeError: return {'none': None, 'None': None}.get(v, v)
 
-def get_reward(kind: str = 'spm', data_root=None, profile: str = 'cpu', seed: int = 0, feat_dim: int = 263):
-    "The reward: 'spm' (the pretrained reward model, `pretrain('reward', ...)`) or 'toy' (`easytune.reward.ToyReward`)."
+REWARD_KINDS = ('spm', 'spm-official', 'toy')
+
+def get_reward(kind: str = 'spm', # one of REWARD_KINDS
+               data_root=None, profile: str = 'cpu', seed: int = 0, # 'spm': what it is pretrained on
+               feat_dim: int = 263, # the backbone's motion feature size
+               ckpt=None, # 'spm-official': the SPM checkpoint file
+               text_model=None, # 'spm-official': folder of the Sentence-T5 weights (None: the offline HF cache)
+              ):
+    "The reward: 'spm' (this project's reward model, `pretrain('reward', ...)`), 'spm-official' (the paper's SPM from `ckpt`, `easytune.spm`) or 'toy'."
     if kind == 'toy': return ToyReward(feat_dim, seed=seed)
-    if kind != 'spm': raise ValueError(f"--reward: expected 'spm' or 'toy', got {kind!r}")
+    if kind == 'spm-official':
+        if ckpt is None: raise ValueError("--reward spm-official: give the SPM checkpoint file with --reward-ckpt PATH (ckpt=)")
+        from easytune.spm import load_spm
+        m = load_spm(ckpt, text_model=text_model)
+        if m.config.feat_dim != feat_dim:
+            raise ValueError(f"{ckpt}: the SPM reads {m.config.feat_dim}-d motion features, the backbone makes {feat_dim}-d ones")
+        return m
+    if kind != 'spm': raise ValueError(f"--reward: expected one of {REWARD_KINDS}, got {kind!r}")
     from easytune.pretrain import pretrain, RECIPES
     if 'reward' not in RECIPES:
         raise ValueError("--reward spm: no 'reward' recipe is registered in easytune.pretrain yet; use --reward toy")
     m = pretrain('reward', data_root, profile, seed)[0]
     return m.spl if hasattr(m, 'spl') else m          # a stage-1/stage-2 pair: the SPL (noise-aware) model
+
+def _check_reward_args(p, a):
+    "Fail before any pretraining when --reward-ckpt is missing, stray or not a file."
+    if a.reward == 'spm-official' and a.reward_ckpt is None: p.error("--reward spm-official needs --reward-ckpt PATH (the SPM file)")
+    if a.reward != 'spm-official' and (a.reward_ckpt or a.reward_text_model):
+        p.error("--reward-ckpt / --reward-text-model go with --reward spm-official only")
+    if a.reward_ckpt is not None and not Path(a.reward_ckpt).is_file(): p.error(f"--reward-ckpt: {a.reward_ckpt}: checkpoint file not found")
 
 def main(argv=None):
     "python -m easytune.finetune --backbone mld|mdm|mlcm --method easytune [...]"
@@ -600,13 +621,17 @@ def main(argv=None):
     p.add_argument('--patience', type=int, default=None)
     p.add_argument('--max-seconds', type=float, default=None, help='training-time budget (val excluded)')
     p.add_argument('--clock', default='wall', choices=['wall', 'cpu'], help='the clock of --max-seconds')
-    p.add_argument('--reward', default='spm', help="'spm' (pretrained reward model) or 'toy'")
+    p.add_argument('--reward', default='spm', choices=REWARD_KINDS,
+                   help="'spm' (this project's pretrained reward model), 'spm-official' (the paper's SPM from --reward-ckpt) or 'toy'")
+    p.add_argument('--reward-ckpt', default=None, help="--reward spm-official: the SPM checkpoint file ({'state_dict': ...})")
+    p.add_argument('--reward-text-model', default=None, help='--reward spm-official: folder of the Sentence-T5 weights')
     p.add_argument('--out', default=None, help='output folder')
     p.add_argument('--checkpoint-every', type=int, default=25)
     p.add_argument('--threads', type=int, default=None, help='torch threads (1 when the cores are shared)')
     p.add_argument('--set', nargs='*', default=[], metavar='FIELD=VALUE', help='FinetuneConfig overrides')
     a = p.parse_args(argv)
     if a.method not in PRESETS: p.error(f"--method: expected one of {sorted(PRESETS)}, got {a.method!r}")
+    _check_reward_args(p, a)
     if a.threads: torch.set_num_threads(a.threads)
     over = {}
     for s in a.set:
@@ -618,7 +643,7 @@ def main(argv=None):
     from easytune.pretrain import pretrain, default_data_root
     data = Path(a.data) if a.data else default_data_root()
     backbone = pretrain(a.backbone, data, a.profile, a.seed)[0]
-    reward = get_reward(a.reward, data, a.profile, a.seed, backbone.config.feat_dim)
+    reward = get_reward(a.reward, data, a.profile, a.seed, backbone.config.feat_dim, a.reward_ckpt, a.reward_text_model)
     updates = a.updates or (2 if a.profile == 'smoke' else 100)
     val_every = a.val_every if a.val_every is not None else (1 if a.profile == 'smoke' else 25)
     out = Path(a.out or f'_runs/finetune/{a.backbone}-{a.method}-{a.profile}-s{a.seed}')
@@ -630,7 +655,7 @@ def main(argv=None):
     backbone.save(out / 'model.pt')
     atomic_write(out / 'history.csv', lambda f: f.write(hist.to_csv(index=False).encode()))
     run = {'backbone': a.backbone, 'method': a.method, 'profile': a.profile, 'seed': a.seed, 'data': str(data),
-           'reward': a.reward, 'updates': updates, 'config': asdict(cfg), **{k: v for k, v in hist.attrs.items() if k != 'config'}}
+           'reward': a.reward, 'reward_ckpt': a.reward_ckpt, 'updates': updates, 'config': asdict(cfg), **{k: v for k, v in hist.attrs.items() if k != 'config'}}
     atomic_write(out / 'run.json', lambda f: f.write(json.dumps(run, indent=1, default=str).encode()))
     last = hist.iloc[-1]
     print(f"{a.method} on {a.backbone}: {len(hist) - 1} updates, {last['seconds']:.1f} s, best val reward "
