@@ -13,7 +13,7 @@ from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
 from torch.nn.parallel import DistributedDataParallel
 
 # %% auto #0
-__all__ = ['BACKENDS', 'env_world', 'default_backend', 'check_backend', 'Layout', 'CommTimer', 'setup', 'teardown',
+__all__ = ['BACKENDS', 'env_world', 'default_backend', 'check_backend', 'Layout', 'Replicas', 'CommTimer', 'setup', 'teardown',
            'torchrun_command', 'run_torchrun', 'selfcheck']
 
 # %% ../nbs/07a_distributed.ipynb #28738582
@@ -117,19 +117,38 @@ class Layout:
                              f"and the same cached models\n{detail}")
 
     def wrap(self, backbone: nn.Module, # its trainable parameters are the ones DDP synchronises
-             timer: CommTimer | None = None): # record the all-reduce time (a blocking comm hook)
-        "The backbone in DistributedDataParallel (None without a process group): `net('guided', ...)` calls `backbone.guided(...)`."
-        if not self.group: return None
-        dev = next(backbone.parameters()).device
-        net = DistributedDataParallel(_Calls(backbone), device_ids=[dev.index] if dev.type == 'cuda' else None,
-                                      forward_sync_buffers=False)
-        if timer is not None: net.register_comm_hook(timer, _timed_allreduce)
-        return net
+             timer: CommTimer | None = None) -> Replicas | None: # record the all-reduce time (a blocking comm hook)
+        "The backbone's replicas on the ranks (DDP), or None without a process group."
+        return Replicas(backbone, timer) if self.group else None
 
 class _Calls(nn.Module):
     "A module whose forward calls a method of the backbone by name (DDP wraps a module's forward)."
     def __init__(self, backbone): super().__init__(); self.backbone = backbone
     def forward(self, name, *args): return getattr(self.backbone, name)(*args)
+
+class Replicas:
+    "The backbone in DistributedDataParallel: `net('guided', ...)` calls `backbone.guided(...)`; backward averages the gradients."
+    def __init__(self, backbone: nn.Module, timer: CommTimer | None = None):
+        dev = next(backbone.parameters()).device
+        self.ddp = DistributedDataParallel(_Calls(backbone), device_ids=[dev.index] if dev.type == 'cuda' else None,
+                                           forward_sync_buffers=False)
+        self.timer = timer
+        if timer is not None: self.ddp.register_comm_hook(timer, _timed_allreduce)
+
+    def __call__(self, name: str, *args): return self.ddp(name, *args)
+
+    def no_sync(self):
+        "Inside this block backward passes keep their gradients local (DDP's `no_sync`)."
+        return self.ddp.no_sync()
+
+    def average_(self, flat: torch.Tensor) -> torch.Tensor:
+        "Average a tensor over the ranks in place, as DDP's default hook does a bucket (divide, then sum); timed."
+        t0 = time.perf_counter()
+        flat.div_(dist.get_world_size()); dist.all_reduce(flat)
+        if self.timer is not None:
+            self.timer.seconds += time.perf_counter() - t0; self.timer.calls += 1
+            self.timer.bytes += flat.numel() * flat.element_size()
+        return flat
 
 @dataclass
 class CommTimer:
@@ -147,7 +166,7 @@ def _timed_allreduce(timer: CommTimer, bucket):
     return fut
 
 # %% ../nbs/07a_distributed.ipynb #e12656f1
-def setup(batch_size: int, # the global batch (prompts per trajectory); every shard gets batch_size / S
+def setup(batch_size: int | None = None, # the global batch (prompts per trajectory): S must divide it (None: no batch)
           shards: int | None = None, # without torchrun: S shards run by this process (default 1); under it: None or the world size
           backend: str | None = None, # under torchrun: the process group's backend (default nccl on CUDA, gloo on CPU)
          ) -> Layout:
@@ -157,15 +176,15 @@ def setup(batch_size: int, # the global batch (prompts per trajectory); every sh
     env = env_world()
     if env is None:
         if backend is not None: raise ValueError(f"backend={backend!r}: a backend is only used under torchrun (WORLD_SIZE unset)")
-        lay = Layout(shards or 1); lay.check_batch(batch_size); return lay
+        lay = Layout(shards or 1); lay.check_batch(batch_size or lay.shards); return lay
     rank, world, local = env
     if shards not in (None, world):
         raise ValueError(f"shards={shards}, but torchrun started {world} processes: under torchrun the shards are the ranks")
     if dist.is_initialized():
         if dist.get_world_size() != world: raise ValueError(f"the process group has {dist.get_world_size()} ranks, WORLD_SIZE={world}")
-        lay = Layout(world, rank, True, dist.get_backend()); lay.check_batch(batch_size); return lay
+        lay = Layout(world, rank, True, dist.get_backend()); lay.check_batch(batch_size or world); return lay
     lay = Layout(world, rank, True, check_backend(backend))
-    lay.check_batch(batch_size)
+    lay.check_batch(batch_size or world)
     if lay.backend == 'nccl': torch.cuda.set_device(local)
     dist.init_process_group(lay.backend)          # env:// : MASTER_ADDR / MASTER_PORT from torchrun's rendezvous
     return lay
@@ -203,7 +222,7 @@ def selfcheck(backend: str | None = None) -> dict:
     "Under torchrun: every collective this project uses (sum, max, rank 0's value, the fingerprint check, DDP's average)."
     env = env_world()
     if env is None: raise ValueError("selfcheck runs under torchrun: torchrun --nproc_per_node 2 -m easytune.distributed")
-    lay = setup(env[1], backend=backend)
+    lay = setup(backend=backend)
     lin = nn.Linear(1, 1, bias=False)
     net = lay.wrap(lin)
     net('forward', torch.full((1, 1), lay.rank + 1.0)).sum().backward()     # d/dw (w x) = x = rank + 1, averaged

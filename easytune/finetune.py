@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_finetune.ipynb #1850732d
 from __future__ import annotations
-import argparse, copy, json, math, sys, time
+import argparse, contextlib, copy, json, math, sys, time
 from dataclasses import dataclass, asdict, field, fields, replace
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -256,7 +256,8 @@ class Finetuner:
         if c.reg == 'kl':
             self.base = copy.deepcopy(backbone).eval().requires_grad_(False)
         self.opt_steps = 0
-        self.ddp = None          # under torchrun: the backbone in DistributedDataParallel (`Layout.wrap`, set by finetune)
+        self.ddp = None          # under torchrun: the backbone's DDP replicas (`Layout.wrap`, set by finetune)
+        self.chain_sync = 'step' # Chain only: 'trajectory' defers the per-step all-reduces to one after the trajectory
 
     # --- pieces ----------------------------------------------------------------------------------------------
     def _weight(self, i):
@@ -292,6 +293,22 @@ class Finetuner:
                 if q.grad is not None: q.grad.div_(n_shards)
         return self._opt_step()
 
+    def _take_grads(self) -> torch.Tensor:
+        "This process's gradients as one flat tensor (zeros where none), the gradients cleared."
+        flat = torch.cat([(q.grad if q.grad is not None else torch.zeros_like(q)).flatten() for q in self.params])
+        for q in self.params: q.grad = None
+        return flat
+
+    def _apply_stash(self, stash: list, n_shards: int) -> list:
+        "Deferred Chain steps: the K steps' gradients averaged over the ranks in one all-reduce, then K optimiser steps."
+        flat = torch.stack(stash)
+        if self.ddp is not None: self.ddp.average_(flat)
+        gnorms = []
+        for row in flat:
+            for q, g in zip(self.params, row.split([q.numel() for q in self.params])): q.grad = g.view_as(q).clone()
+            gnorms.append(self._step(n_shards))
+        return gnorms
+
     def _opt_step(self):
         "Clip, step the optimiser (Chain: theta' takes theta's gradient), zero the gradients. -> grad norm."
         if self.config.chain:
@@ -320,18 +337,23 @@ class Finetuner:
         "One trajectory over the shards in lockstep: their gradients are averaged before every optimiser step (as DDP's)."
         runs = [self._plan(*shards[0], probe, choice_seed)]             # 1. plan: steps, conditions, x_T
         runs += [self._plan(*s, probe, runs[0].choice_seed) for s in shards[1:]]
-        gnorms, per_step = [], runs[0].per_step
-        for i in range(runs[0].plan.stop + 1):
-            stepped = False
-            for run in runs:
-                out, prev, x0 = self._roll(run, i)                       # 2. roll out one step
-                loss = self._step_loss(run, i, out, prev, x0)            # 3. score it
-                if loss is not None: self._backprop(run, loss); stepped = True    # 4. back-propagate (now or later)
-                run.x = prev
-                if probe: run.states.append(prev)
-            if per_step and stepped: gnorms.append(self._step(len(runs)))     # ... and step, per step
+        gnorms, per_step, stash = [], runs[0].per_step, []
+        defer = self.config.chain and self.chain_sync == 'trajectory'     # Chain: theta is fixed, so steps can wait
+        with self.ddp.no_sync() if defer and self.ddp is not None else contextlib.nullcontext():
+            for i in range(runs[0].plan.stop + 1):
+                stepped = False
+                for run in runs:
+                    out, prev, x0 = self._roll(run, i)                   # 2. roll out one step
+                    loss = self._step_loss(run, i, out, prev, x0)        # 3. score it
+                    if loss is not None: self._backprop(run, loss); stepped = True    # 4. back-propagate (now or later)
+                    run.x = prev
+                    if probe: run.states.append(prev)
+                if per_step and stepped:                                 # ... and step, per step (or stash, deferred)
+                    if defer: stash.append(self._take_grads())
+                    else: gnorms.append(self._step(len(runs)))
         for run in runs: self._finish(run)                               # 5. final reward and backward,
         if not per_step and runs[0].plan.grad: gnorms.append(self._step(len(runs)))   # the trajectory's step,
+        if stash: gnorms += self._apply_stash(stash, len(runs))        # (Chain, deferred: one all-reduce, K steps)
         if self.config.chain:                                            # Chain's theta_old <- theta'
             with torch.no_grad():
                 for q, s in zip(self.params, self.opt_params): q.copy_(s)
@@ -557,16 +579,18 @@ def finetune(backbone: Backbone, # the pretrained model (fine-tuned in place)
              config: FinetuneConfig | None = None, # a full configuration instead of method + overrides
              shards: int | None = None, # one process running S shards of every batch, as S ranks would (None: 1)
              backend: str | None = None, # under torchrun: the process group's backend (default nccl on CUDA, gloo on CPU)
+             chain_sync: str = 'step', # Chain: 'trajectory' all-reduces the K steps' gradients once per trajectory
              **overrides) -> tuple: # (backbone, history DataFrame)
     "Fine-tune `backbone` on `reward` with one method; returns the (best-val) backbone and the history."
     cfg = config.validate() if config is not None else get_config(method, **overrides)
     if not (isinstance(updates, int) and updates >= 1): raise ValueError(f"updates: expected an int >= 1, got {updates!r}")
     if val_every < 0 or checkpoint_every < 1: raise ValueError("val_every must be >= 0 and checkpoint_every >= 1")
     if clock not in ('wall', 'cpu'): raise ValueError(f"clock: expected 'wall' or 'cpu', got {clock!r}")
+    if chain_sync not in ('step', 'trajectory'): raise ValueError(f"chain_sync: expected 'step' or 'trajectory', got {chain_sync!r}")
     lay = setup(cfg.batch_size, shards, backend)     # under torchrun: the process group (bad layouts fail before it)
     data_root, train, vb = _finetune_data(data_root, seed, val_every, val_size, progress, lay)
     if lay.group: lay.check_same(_fingerprint(data_root, backbone, reward, cfg, seed, updates), 'the data and the models')
-    ft = Finetuner(backbone, reward, cfg); ft.ddp = lay.wrap(backbone)      # DDP under torchrun, else None
+    ft = Finetuner(backbone, reward, cfg); ft.ddp, ft.chain_sync = lay.wrap(backbone), chain_sync   # DDP under torchrun
     validate = lambda: _val_reward(ft, vb, lay)
     ck = Checkpoint(checkpoint, {'config': json.dumps(asdict(cfg), sort_keys=True, default=str), 'seed': seed}, checkpoint_every)
     rec = _start(ck, ft, validate, vb is not None, lay)
@@ -693,6 +717,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument('--shards', type=int, default=None, help='without torchrun: run S shards of every batch as S ranks would')
     p.add_argument('--backend', default=None, choices=BACKENDS, help='under torchrun (default: nccl on CUDA, gloo on CPU)')
     p.add_argument('--stop-after', type=int, default=None, help='stop after this update, keeping the checkpoint (tests)')
+    p.add_argument('--chain-sync', default='step', choices=['step', 'trajectory'],
+                   help="easytune-chain: all-reduce after every step, or the K steps' gradients once per trajectory")
     return p
 
 def _out_dir(backbone, method, profile='cpu', seed=0, out=None) -> Path:
@@ -730,7 +756,7 @@ def _run(a, cfg, lay: Layout) -> Path:
     out = _out_dir(a.backbone, a.method, a.profile, a.seed, a.out)
     backbone, hist = finetune(backbone, reward, config=cfg, data_root=data, seed=a.seed, updates=updates,
                               val_every=val_every, val_size=a.val_size, patience=a.patience, progress=lay.is_main,
-                              max_seconds=a.max_seconds, clock=a.clock, stop_after=a.stop_after, shards=a.shards,
+                              max_seconds=a.max_seconds, clock=a.clock, stop_after=a.stop_after, shards=a.shards, chain_sync=a.chain_sync,
                               checkpoint=out / 'finetune.ckpt', checkpoint_every=a.checkpoint_every)
     if not lay.is_main: return out                      # only rank 0 writes
     backbone.save(out / 'model.pt')

@@ -55,16 +55,19 @@ def max_diff(a, b):
 def runs(root, tmp_path_factory):
     "The 2-process runs (uninterrupted), by method: (output folder, model, history)."
     out = {}
-    for m in ('easytune', 'easytune-chain', 'draft-10'):
-        folder = two_process_run(m, root, tmp_path_factory.mktemp('run') / m)
+    for m in ('easytune', 'easytune-chain', 'draft-10', 'easytune-chain@trajectory'):
+        name, _, sync = m.partition('@')
+        folder = two_process_run(name, root, tmp_path_factory.mktemp('run') / name, chain_sync=sync or None)
         out[m] = (folder, MLD.load(folder / 'model.pt'), pd.read_csv(folder / 'history.csv'))
     return out
 
 
-@pytest.mark.parametrize('method', ['easytune', 'easytune-chain', 'draft-10'])
+@pytest.mark.parametrize('method', ['easytune', 'easytune-chain', 'draft-10', 'easytune-chain@trajectory'])
 def test_two_processes_equal_one_process_running_both_shards(runs, root, method):
+    """The same weights and history; Chain with one all-reduce per trajectory (chain_sync='trajectory') equals the
+    one-process run with per-step steps too."""
     folder, model, hist = runs[method]
-    bb, h = one_process_run(method, root, shards=2)
+    bb, h = one_process_run(method.partition('@')[0], root, shards=2)
     assert max_diff(bb, model) <= 1e-5
     pd.testing.assert_frame_equal(h[COLS].reset_index(drop=True), hist[COLS], atol=1e-5, rtol=0, check_dtype=False)
     run = json.loads((folder / 'run.json').read_text())
@@ -116,3 +119,18 @@ def test_bad_configurations_fail_before_any_work(root, monkeypatch):
     with pytest.raises(ValueError, match='not divisible by the shards=3'):
         finetune(tiny_backbone('mld'), ToyReward(263), 'easytune', root, shards=3, batch_size=4)
     with pytest.raises(ValueError, match='only used under torchrun'): main(args + ['--backend', 'gloo'])
+
+
+def test_sharded_evaluation_equals_one_process(tmp_path):
+    "evaluate(shard=True) on 2 ranks: each samples its batches, the gathered embeddings give the one-process metrics."
+    toy = make_toy_folder(tmp_path / 'toy', [64] * 40, splits={'test': [f'{i:06d}' for i in range(40)]}, seed=0)
+    record = tmp_path / 'eval'
+    run_torchrun([str(Path(__file__).with_name('ddp_eval_worker.py')), str(toy), str(record)], 2, timeout=300)
+    got = [json.loads(record.with_name(f'eval.rank{r}.json').read_text()) for r in (0, 1)]
+    single, s0, s1 = pd.DataFrame(got[0]['single']), pd.DataFrame(got[0]['sharded0']), pd.DataFrame(got[1]['sharded1'])
+    assert {'R@1', 'FID', 'Diversity', 'MModality'} <= set(single.columns) and len(single) == 4   # 2 replications x 2 rows
+    pd.testing.assert_frame_equal(s0, single, check_exact=True)
+    pd.testing.assert_frame_equal(s1, single, check_exact=True)
+    with pytest.raises(ValueError, match='needs an initialised process group'):
+        from easytune.metrics import evaluate
+        evaluate(None, toy, None, None, shard=True)
