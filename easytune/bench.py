@@ -4,18 +4,22 @@
 
 # %% ../nbs/10_bench.ipynb #d6985c9b
 from __future__ import annotations
-import argparse, ctypes, gc, json, sys, time
+import argparse, ctypes, gc, json, os, sys, tempfile, time
 from dataclasses import replace
 from pathlib import Path
+import numpy as np
 import pandas as pd
 import torch
-from .finetune import PRESETS, Finetuner, get_config, tiny_backbone
-from .profiling import measure_update
+import torch.distributed as dist
+from .finetune import PRESETS, Finetuner, Shard, get_config, tiny_backbone
+from .profiling import measure_update, reset_rss_peak, rss_peak
+from .distributed import CommTimer, run_torchrun, setup, teardown
 from .data import atomic_write
-from .profiles import BENCH, TINY_BACKBONE
+from .profiles import BENCH, BENCH_DDP, TINY_BACKBONE
 
 # %% auto #0
-__all__ = ['TARGETS', 'bench_models', 'bench_batch', 'measure_methods', 'cost_ratios', 'finetune_cost', 'format_cost', 'main']
+__all__ = ['TARGETS', 'bench_models', 'bench_batch', 'measure_methods', 'cost_ratios', 'finetune_cost', 'format_cost', 'main',
+           'ddp_worker', 'finetune_ddp', 'format_ddp']
 
 # %% ../nbs/10_bench.ipynb #c29dbd5b
 def _trim():
@@ -239,15 +243,15 @@ def format_cost(res: dict) -> str:
     out.append('== per backbone'); out.append(json.dumps(res['ratios']['by_backbone'], indent=1))
     return '\n'.join(out)
 
-def main(argv=None):
-    "python -m easytune.bench finetune-cost [--profile smoke|cpu] [--json PATH] [--backbones mld,mdm] [--steps 20,50,100,200]"
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='python -m easytune.bench', description=main.__doc__)
-    p.add_argument('command', choices=['finetune-cost'])
-    p.add_argument('--profile', default='smoke', choices=sorted(BENCH))
+    p.add_argument('command', choices=['finetune-cost', 'finetune-ddp'])
+    p.add_argument('--profile', default=None, help=f"finetune-cost: {sorted(BENCH)} (default smoke); "
+                   f"finetune-ddp: {sorted(BENCH_DDP)} (default smoke)")
     p.add_argument('--json', default=None, help='write the table, the ratios and the run metadata here')
     p.add_argument('--backbones', default='mld,mdm')
-    p.add_argument('--steps', default='20,50,100,200')
-    p.add_argument('--methods', default=None, help='comma-separated presets (default: all)')
+    p.add_argument('--steps', default=None, help='finetune-cost: step counts (default 20,50,100,200); finetune-ddp: one')
+    p.add_argument('--methods', default=None, help='comma-separated presets (default: all; finetune-ddp: the profile\'s)')
     p.add_argument('--batch-size', type=int, default=None)
     p.add_argument('--data', default=None, help='take captions and lengths from this HumanML3D folder (default: synthetic)')
     p.add_argument('--seed', type=int, default=0)
@@ -255,12 +259,23 @@ def main(argv=None):
     p.add_argument('--threads', type=int, default=None, help='torch threads')
     p.add_argument('--text-encoder', default=None, help="measure randomly initialised cpu-sized models with this text "
                    "encoder (e.g. 'hash', on a machine without the cache or MiniLM); default: the cached models")
-    a = p.parse_args(argv)
-    bks = [b for b in a.backbones.split(',') if b]
-    if any(b not in ('mld', 'mdm') for b in bks): p.error(f"--backbones: expected a comma-separated subset of mld,mdm, got {a.backbones!r}")
-    try: steps = [int(s) for s in a.steps.split(',') if s]
+    p.add_argument('--nproc', default='1,2', help='finetune-ddp: world sizes (one torchrun launch each)')
+    p.add_argument('--trajectories', type=int, default=None, help='finetune-ddp: timed trajectories per method')
+    p.add_argument('--worker-out', default=None, help=argparse.SUPPRESS)   # a finetune-ddp rank under torchrun
+    return p
+
+def main(argv=None):
+    "python -m easytune.bench finetune-cost|finetune-ddp [--profile smoke|cpu] [--json PATH] [...]"
+    p = _parser(); a = p.parse_args(argv)
+    profiles = BENCH if a.command == 'finetune-cost' else BENCH_DDP
+    a.profile = a.profile or 'smoke'
+    if a.profile not in profiles: p.error(f"--profile: expected one of {sorted(profiles)} for {a.command}, got {a.profile!r}")
+    try: steps = [int(s) for s in (a.steps or '20,50,100,200').split(',') if s]
     except ValueError: p.error(f"--steps: expected comma-separated integers, got {a.steps!r}")
     methods = a.methods.split(',') if a.methods else None
+    if a.command == 'finetune-ddp': return _main_ddp(p, a, methods, steps)
+    bks = [b for b in a.backbones.split(',') if b]
+    if any(b not in ('mld', 'mdm') for b in bks): p.error(f"--backbones: expected a comma-separated subset of mld,mdm, got {a.backbones!r}")
     if a.threads: torch.set_num_threads(a.threads)
     res = finetune_cost(a.profile, bks, steps, methods, a.batch_size, a.seed, a.data, a.device, text_encoder=a.text_encoder)
     print(format_cost(res))
@@ -268,5 +283,131 @@ def main(argv=None):
         blob = {'table': res['table'].to_dict(orient='records'), **res['ratios'], 'meta': res['meta']}
         atomic_write(a.json, lambda f: f.write(json.dumps(blob, indent=1, default=str).encode()))
     return res
+
+def _main_ddp(p, a, methods, steps):
+    "finetune-ddp: the launches and the report; with --worker-out, one rank's measurements (under torchrun)."
+    if a.steps and len(steps) != 1: p.error(f"--steps: finetune-ddp takes one step count, got {a.steps!r}")
+    step = steps[0] if a.steps else None
+    if a.worker_out:
+        torch.set_num_threads(1)
+        got = ddp_worker(a.profile, methods, a.batch_size, step, a.trajectories, a.seed)
+        if got is not None: atomic_write(a.worker_out, lambda f: f.write(json.dumps(got).encode()))
+        return got
+    try: nprocs = [int(n) for n in a.nproc.split(',') if n]
+    except ValueError: p.error(f"--nproc: expected comma-separated integers, got {a.nproc!r}")
+    res = finetune_ddp(a.profile, nprocs, methods, a.batch_size, step, a.trajectories, a.seed)
+    print(format_ddp(res))
+    if a.json: atomic_write(a.json, lambda f: f.write(json.dumps(res, indent=1, default=str).encode()))
+    return res
+
+
+# %% ../nbs/10_bench.ipynb #c3a0d002
+def _ddp_method(ft, shard, lay, timer, trajectories, warmup, seed) -> dict:
+    "One method on this rank: per timed trajectory its wall seconds and all-reduce seconds/calls; the peak RSS."
+    secs, comm, calls, nbytes = [], [], [], []
+    _trim(); reset_rss_peak()
+    for t in range(warmup + trajectories):
+        g = torch.Generator().manual_seed(seed * 1_000_003 + t * 101 + lay.rank)      # this rank's noise
+        lay.barrier(); timer.reset()
+        t0 = time.perf_counter()
+        ft.update_shards([shard._replace(generator=g)], choice_seed=seed + t)
+        dt = time.perf_counter() - t0
+        if t >= warmup: secs.append(dt); comm.append(timer.seconds); calls.append(timer.calls); nbytes.append(timer.bytes)
+    peak = rss_peak()
+    return {'seconds': secs, 'allreduce_seconds': comm, 'allreduce_calls': calls, 'allreduce_bytes': nbytes,
+            'peak_rss_mib': _mib(peak)}
+
+def ddp_worker(profile: str = 'smoke', methods=None, batch_size: int | None = None, steps: int | None = None,
+               trajectories: int | None = None, seed: int = 0) -> list | None: # every rank's measurements (rank 0), else None
+    "Run under torchrun: this rank's shard of one batch, every method through the DDP-wrapped engine; gathered on rank 0."
+    P = BENCH_DDP[profile]
+    B, T = batch_size or P['batch'], steps or P['steps']
+    lay = setup(B)
+    try:
+        bb, rw, source = bench_models('mld', profile, seed, 'hash' if profile == 'cpu' else None)
+        texts, lengths = bench_batch(B, seed, None, 196 if profile == 'cpu' else 64)
+        b = B // lay.shards; mine = slice(lay.rank * b, (lay.rank + 1) * b)
+        shard = Shard(texts[mine], lengths[mine])
+        state, timer, net, rows = {k: v.clone() for k, v in bb.state_dict().items()}, CommTimer(), None, {}
+        for m in methods or P['methods']:
+            bb.load_state_dict(state)
+            name, _, sync = m.partition('@')
+            ft = Finetuner(bb, rw, get_config(name, batch_size=b, num_steps=T)); ft.chain_sync = sync or 'step'
+            net = net or lay.wrap(bb, timer); ft.ddp = net            # one DDP wrapper: the same parameters each time
+            rows[m] = _ddp_method(ft, shard, lay, timer, trajectories or P['trajectories'], P['warmup'], seed)
+        rows['_meta'] = {'source': source, 'batch_size': B, 'steps': T, 'threads': torch.get_num_threads(), 'shard': b}
+        got = [None] * lay.shards
+        dist.all_gather_object(got, rows)
+        return got if lay.is_main else None
+    finally: teardown()
+
+
+# %% ../nbs/10_bench.ipynb #c3a0d003
+def _load() -> list | None:
+    try: return [round(x, 2) for x in os.getloadavg()]
+    except OSError: return None
+
+def _summarise(per_world: dict) -> dict:
+    "Per method and world size: seconds per trajectory, scaling efficiency, all-reduce share and volume, peak RSS."
+    out = {}
+    for m in per_world[min(per_world)][0]:
+        if m == '_meta': continue
+        r = {k: {} for k in ('seconds_per_trajectory', 'scaling_efficiency', 'allreduce_share', 'allreduce_calls_per_trajectory',
+                             'allreduce_mib_per_trajectory', 'peak_rss_mib', 'peak_rss_mib_per_rank')}
+        for n, ranks in sorted(per_world.items()):
+            rows = [x[m] for x in ranks]
+            slowest = np.max([x['seconds'] for x in rows], axis=0)              # per trajectory, the slowest rank
+            r['seconds_per_trajectory'][n] = float(np.median(slowest))
+            r['allreduce_share'][n] = float(np.mean([sum(x['allreduce_seconds']) / sum(x['seconds']) for x in rows]))
+            r['allreduce_calls_per_trajectory'][n] = float(np.mean(rows[0]['allreduce_calls']))
+            r['allreduce_mib_per_trajectory'][n] = float(np.mean(rows[0]['allreduce_bytes'])) / 2 ** 20
+            r['peak_rss_mib_per_rank'][n] = [x['peak_rss_mib'] for x in rows]
+            r['peak_rss_mib'][n] = max(r['peak_rss_mib_per_rank'][n])
+        t1 = r['seconds_per_trajectory'].get(1)
+        r['scaling_efficiency'] = {n: (t1 / (n * t) if t1 else None) for n, t in r['seconds_per_trajectory'].items()}
+        out[m] = r
+    return out
+
+def finetune_ddp(profile: str = 'smoke', # 'smoke' (tiny MLD, batch 4) or 'cpu' (CPU-sized MLD, batch 64, 50 steps)
+                 nprocs=(1, 2), # world sizes, each a torchrun launch on this machine (one thread per rank)
+                 methods=None, batch_size: int | None = None, steps: int | None = None,
+                 trajectories: int | None = None, # timed trajectories per method (after one warm-up)
+                 seed: int = 0, timeout: float | None = None, progress: bool = True) -> dict: # {'methods': ..., 'meta': ...}
+    "Seconds per trajectory, scaling efficiency, all-reduce share and peak memory per method and world size."
+    if profile not in BENCH_DDP: raise ValueError(f"profile: expected one of {sorted(BENCH_DDP)}, got {profile!r}")
+    P = BENCH_DDP[profile]
+    methods, B = tuple(methods or P['methods']), batch_size or P['batch']
+    if bad := [m for m in methods if m.partition('@')[0] not in PRESETS or m.partition('@')[2] not in ('', 'step', 'trajectory')]:
+        raise ValueError(f"methods: unknown {bad}; expected names from {sorted(PRESETS)}, optionally with @step or @trajectory")
+    nprocs = tuple(int(n) for n in nprocs)
+    if not nprocs or min(nprocs) < 1 or any(B % n for n in nprocs):
+        raise ValueError(f"nprocs: expected world sizes >= 1 that divide the batch {B}, got {nprocs}")
+    meta = {'profile': profile, 'batch_size': B, 'steps': steps or P['steps'], 'trajectories': trajectories or P['trajectories'],
+            'warmup': P['warmup'], 'threads_per_rank': 1, 'backend': 'gloo', 'device': 'cpu', 'cpu_count': os.cpu_count(),
+            'torch': torch.__version__, 'load_before': _load(), 'seed': seed}
+    per_world, t0 = {}, time.perf_counter()
+    with tempfile.TemporaryDirectory() as d:
+        for n in nprocs:
+            f = Path(d) / f'world{n}.json'
+            args = ['--profile', profile, '--methods', ','.join(methods), '--batch-size', str(B), '--seed', str(seed),
+                    '--worker-out', str(f)] + (['--steps', str(steps)] if steps else []) + \
+                   (['--trajectories', str(trajectories)] if trajectories else [])
+            if progress: print(f"finetune-ddp: {n} process(es), methods {', '.join(methods)}", flush=True)
+            run_torchrun(['-m', 'easytune.bench', 'finetune-ddp', *args], n, threads=1, timeout=timeout)
+            per_world[n] = json.loads(f.read_text())
+    meta.update(load_after=_load(), seconds=time.perf_counter() - t0, source=per_world[nprocs[0]][0]['_meta']['source'])
+    return {'methods': _summarise(per_world), 'meta': meta, 'raw': {str(n): r for n, r in per_world.items()}}
+
+def format_ddp(res: dict) -> str:
+    "One line per method and world size."
+    lines = [f"finetune-ddp ({res['meta']['profile']}, batch {res['meta']['batch_size']}, {res['meta']['steps']} steps, "
+             f"1 thread per rank, load {res['meta']['load_before']} -> {res['meta']['load_after']})"]
+    for m, r in res['methods'].items():
+        for n, s in r['seconds_per_trajectory'].items():
+            e = r['scaling_efficiency'][n]
+            lines.append(f"  {m:26s} N={n}: {s:7.3f} s/trajectory, efficiency {'n/a' if e is None else f'{e:.2f}'}, all-reduce "
+                         f"{100 * r['allreduce_share'][n]:5.1f}% ({r['allreduce_calls_per_trajectory'][n]:.0f} calls, "
+                         f"{r['allreduce_mib_per_trajectory'][n]:.1f} MiB), peak RSS {r['peak_rss_mib'][n]:.0f} MiB/rank")
+    return '\n'.join(lines)
 
 if __name__ == '__main__' and Path(sys.argv[0]).stem == 'bench': main()   # python -m easytune.bench

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_finetune.ipynb #1850732d
 from __future__ import annotations
-import argparse, copy, json, math, sys, time
+import argparse, contextlib, copy, json, math, sys, time
 from dataclasses import dataclass, asdict, field, fields, replace
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -20,11 +20,12 @@ from .training import Checkpoint, seeded_batch
 from .diffusion import q_sample, diffusion_loss
 from .data import atomic_write
 from .reward import ToyReward
+from .distributed import BACKENDS, Layout, setup, teardown, run_torchrun
 
 # %% auto #0
 __all__ = ['GRAD_STEPS', 'PRESETS', 'VAL_SEED', 'REWARD_KINDS', 'easytune_reference', 'FinetuneConfig', 'get_config', 'Plan',
-           'plan_steps', 'Finetuner', 'finetune', 'tiny_backbone', 'smoke_all', 'compare_methods',
-           'plot_reward_vs_time', 'get_reward', 'main']
+           'plan_steps', 'Shard', 'Finetuner', 'finetune', 'tiny_backbone', 'smoke_all', 'compare_methods',
+           'plot_reward_vs_time', 'get_reward', 'main', 'launch']
 
 # %% ../nbs/07_finetune.ipynb #44dae315
 def easytune_reference(backbone: Backbone, # fine-tuned in place (its denoiser parameters are in `optimizer`)
@@ -215,16 +216,21 @@ def _clean_target(backbone, motion, lengths):
     if hasattr(backbone, 'encode_motion'): return backbone.encode_motion(motion, lengths)
     return motion[:, :int(torch.as_tensor(lengths).max()), :backbone.config.feat_dim].to(backbone.device)
 
+class Shard(NamedTuple):
+    "One shard of a trajectory's batch: its captions, lengths, generator (noise) and real motions."
+    texts: list; lengths: object; generator: torch.Generator | None = None; motion: object = None
+
 @dataclass
 class _Trajectory:
-    "What one `Finetuner.update` carries from phase to phase."
+    "What one `Finetuner.update` carries from phase to phase (one per shard)."
     texts: list; lengths: torch.Tensor; generator: torch.Generator; motion: object; probe: bool
     plan: Plan; grad: set; scored: set; per_step: bool; norm: float; cond: object; uncond: object
     x: torch.Tensor                                  # the current state
+    choice_seed: int = 0                             # the seed of the plan's random choices
     carries: bool = False                            # does x depend on theta (through the graph)?
     states: list = field(default_factory=list)       # every state (probe)
     rewards: list = field(default_factory=list); pending: list = field(default_factory=list)
-    gnorms: list = field(default_factory=list); regs: list = field(default_factory=list)
+    regs: list = field(default_factory=list)
 
 class Finetuner:
     "One reward fine-tuning method applied to a backbone (see `FinetuneConfig`)."
@@ -250,6 +256,8 @@ class Finetuner:
         if c.reg == 'kl':
             self.base = copy.deepcopy(backbone).eval().requires_grad_(False)
         self.opt_steps = 0
+        self.ddp = None          # under torchrun: the backbone's DDP replicas (`Layout.wrap`, set by finetune)
+        self.chain_sync = 'step' # Chain only: 'trajectory' defers the per-step all-reduces to one after the trajectory
 
     # --- pieces ----------------------------------------------------------------------------------------------
     def _weight(self, i):
@@ -263,15 +271,43 @@ class Finetuner:
             return _grad_checkpoint(f, z, use_reentrant=False)
         return f(z)
 
+    def _net(self, name: str):
+        "The backbone's method `name`; through DDP (gradients averaged over the ranks in backward) when it carries gradients."
+        if self.ddp is not None and torch.is_grad_enabled(): return lambda *a: self.ddp(name, *a)
+        return getattr(self.backbone, name)
+
     def _diffusion_reg(self, motion, mlengths, texts, generator):
         "The pretraining diffusion loss on a real (train) batch, conditional, fresh t and noise."
         bb = self.backbone
         x0 = _clean_target(bb, motion, mlengths)
         t = torch.randint(0, bb.schedule.num_train_steps, (len(x0),), generator=generator).to(bb.device)
         noise = torch.randn(x0.shape, generator=generator).to(bb.device)
-        out = bb.denoise(q_sample(x0, t, noise, bb.schedule), t, bb.encode_text(texts), mlengths)
+        out = self._net('denoise')(q_sample(x0, t, noise, bb.schedule), t, bb.encode_text(texts), mlengths)
         mask = None if x0.ndim != 3 or hasattr(bb, 'encode_motion') else length_mask(torch.as_tensor(mlengths, device=x0.device), x0.shape[1])
         return diffusion_loss(out, x0, noise, t, prediction=bb.config.prediction, mask=mask)
+
+    def _step(self, n_shards: int):
+        "The shards' summed gradients averaged (one shard: nothing to do), then the optimiser step. -> grad norm."
+        if n_shards > 1:
+            for q in self.params:
+                if q.grad is not None: q.grad.div_(n_shards)
+        return self._opt_step()
+
+    def _take_grads(self) -> torch.Tensor:
+        "This process's gradients as one flat tensor (zeros where none), the gradients cleared."
+        flat = torch.cat([(q.grad if q.grad is not None else torch.zeros_like(q)).flatten() for q in self.params])
+        for q in self.params: q.grad = None
+        return flat
+
+    def _apply_stash(self, stash: list, n_shards: int) -> list:
+        "Deferred Chain steps: the K steps' gradients averaged over the ranks in one all-reduce, then K optimiser steps."
+        flat = torch.stack(stash)
+        if self.ddp is not None: self.ddp.average_(flat)
+        gnorms = []
+        for row in flat:
+            for q, g in zip(self.params, row.split([q.numel() for q in self.params])): q.grad = g.view_as(q).clone()
+            gnorms.append(self._step(n_shards))
+        return gnorms
 
     def _opt_step(self):
         "Clip, step the optimiser (Chain: theta' takes theta's gradient), zero the gradients. -> grad norm."
@@ -292,17 +328,38 @@ class Finetuner:
                probe: bool = False, # also report which states a gradient reached ('state_grad', [N+1] bools)
               ) -> dict: # reward, loss, n_opt_steps, grad_norm, n_grad_steps, n_denoiser_calls, stop, ...
         "One trajectory of the sampler with this method's gradient flow and optimiser step(s)."
-        run = self._plan(texts, lengths, generator, motion, probe)       # 1. plan: steps, conditions, x_T
-        for i in range(run.plan.stop + 1):
-            out, prev, x0 = self._roll(run, i)                           # 2. roll out one step
-            loss = self._step_loss(run, i, out, prev, x0)                # 3. score it
-            if loss is not None: self._backprop(run, loss)               # 4. back-propagate (now or later)
-            run.x = prev
-            if probe: run.states.append(prev)
-        self._finish(run)                                                # 5. final reward, backward and step
-        return self._logs(run)
+        return self.update_shards([Shard(texts, lengths, generator, motion)], probe)
 
-    def _plan(self, texts, lengths, generator, motion, probe) -> _Trajectory:
+    def update_shards(self, shards: list, # `Shard`s of one batch: each with its own captions and generator
+                      probe: bool = False,
+                      choice_seed: int | None = None, # seed of the plan's choices (None: the first shard's generator draws it)
+                     ) -> dict: # as `update`; reward and reg are means over the shards
+        "One trajectory over the shards in lockstep: their gradients are averaged before every optimiser step (as DDP's)."
+        runs = [self._plan(*shards[0], probe, choice_seed)]             # 1. plan: steps, conditions, x_T
+        runs += [self._plan(*s, probe, runs[0].choice_seed) for s in shards[1:]]
+        gnorms, per_step, stash = [], runs[0].per_step, []
+        defer = self.config.chain and self.chain_sync == 'trajectory'     # Chain: theta is fixed, so steps can wait
+        with self.ddp.no_sync() if defer and self.ddp is not None else contextlib.nullcontext():
+            for i in range(runs[0].plan.stop + 1):
+                stepped = False
+                for run in runs:
+                    out, prev, x0 = self._roll(run, i)                   # 2. roll out one step
+                    loss = self._step_loss(run, i, out, prev, x0)        # 3. score it
+                    if loss is not None: self._backprop(run, loss); stepped = True    # 4. back-propagate (now or later)
+                    run.x = prev
+                    if probe: run.states.append(prev)
+                if per_step and stepped:                                 # ... and step, per step (or stash, deferred)
+                    if defer: stash.append(self._take_grads())
+                    else: gnorms.append(self._step(len(runs)))
+        for run in runs: self._finish(run)                               # 5. final reward and backward,
+        if not per_step and runs[0].plan.grad: gnorms.append(self._step(len(runs)))   # the trajectory's step,
+        if stash: gnorms += self._apply_stash(stash, len(runs))        # (Chain, deferred: one all-reduce, K steps)
+        if self.config.chain:                                            # Chain's theta_old <- theta'
+            with torch.no_grad():
+                for q, s in zip(self.params, self.opt_params): q.copy_(s)
+        return self._logs(runs, gnorms)
+
+    def _plan(self, texts, lengths, generator, motion, probe, choice_seed=None) -> _Trajectory:
         "Phase 1: draw the trajectory's plan, encode the captions, sample x_T."
         c, bb = self.config, self.backbone
         generator = generator if generator is not None else torch.Generator().manual_seed(0)
@@ -311,8 +368,9 @@ class Finetuner:
         if lengths.shape != (B,): raise ValueError(f"update: {B} captions but lengths of shape {tuple(lengths.shape)}")
         if c.reg == 'diffusion' and c.reg_weight > 0 and motion is None:
             raise ValueError("update: reg='diffusion' needs the real train motions of the batch (motion=...)")
-        choice = torch.Generator().manual_seed(int(torch.randint(0, 2 ** 62, (1,), generator=generator)))
-        plan = plan_steps(c, self.n, choice)
+        drawn = int(torch.randint(0, 2 ** 62, (1,), generator=generator))     # always drawn: the noise follows it
+        choice_seed = drawn if choice_seed is None else int(choice_seed)
+        plan = plan_steps(c, self.n, torch.Generator().manual_seed(choice_seed))
         per_step = c.opt_every == 'step'
         bb.eval()
         with torch.no_grad():
@@ -322,7 +380,7 @@ class Finetuner:
         if probe: x.requires_grad_(True)
         norm = 1.0 if per_step else 1.0 / max(len(plan.scored), 1)       # trajectory cadence: mean over scored steps
         return _Trajectory(texts, lengths, generator, motion, probe, plan, set(plan.grad), set(plan.scored), per_step,
-                           norm, cond, uncond, x, states=[x])
+                           norm, cond, uncond, x, choice_seed, states=[x])
 
     def _roll(self, run: _Trajectory, i: int) -> tuple:
         "Phase 2: one guided denoiser call and sampler step, with parameter gradients only at the plan's grad steps."
@@ -330,7 +388,7 @@ class Finetuner:
         if c.detach == 'state': run.x, run.carries = run.x.detach(), False
         with torch.set_grad_enabled(grad):
             x_in = run.x if grad and c.detach == 'none' else run.x.detach()
-            out = self.backbone.guided(x_in, t, run.cond, run.lengths, self.cfg_scale, run.uncond)
+            out = self._net('guided')(x_in, t, run.cond, run.lengths, self.cfg_scale, run.uncond)
         with torch.set_grad_enabled(grad or run.carries):
             prev, x0 = self.sampler.step(out, t, run.x, generator=run.generator)
         if run.probe and prev.requires_grad: prev.retain_grad()
@@ -359,13 +417,12 @@ class Finetuner:
         return loss
 
     def _backprop(self, run: _Trajectory, loss):
-        "Phase 4: with the state detached this step's graph is complete, so backward now (and step, per step); else keep it."
+        "Phase 4: with the state detached this step's graph is complete, so backward now (`update` steps); else keep it."
         if self.config.detach != 'state': run.pending.append(loss); return
         if loss.requires_grad: loss.backward()
-        if run.per_step: run.gnorms.append(self._opt_step())
 
     def _finish(self, run: _Trajectory):
-        "Phase 5: the final sample's reward, the trajectory's backward pass and optimiser step, Chain's θ_old ← θ'."
+        "Phase 5: the final sample's reward and the trajectory's backward pass (`update` then steps)."
         c = self.config
         if c.reward_on == 'final':
             r = self._score(run.x, run.texts, run.lengths)
@@ -377,17 +434,14 @@ class Finetuner:
             if c.reg == 'diffusion' and c.reg_weight > 0:
                 d = self._diffusion_reg(run.motion, run.lengths, run.texts, run.generator); run.regs.append(float(d.detach()))
                 (c.reg_weight * d).backward()
-            if run.plan.grad: run.gnorms.append(self._opt_step())
-        if c.chain:
-            with torch.no_grad():
-                for q, s in zip(self.params, self.opt_params): q.copy_(s)
 
-    def _logs(self, run: _Trajectory) -> dict:
-        p, mean = run.plan, (lambda v, empty: float(np.mean(v)) if v else empty)
-        logs = {'reward': mean(run.rewards, float('nan')), 'n_opt_steps': len(run.gnorms), 'grad_norm': mean(run.gnorms, 0.0),
+    def _logs(self, runs: list, gnorms: list) -> dict:
+        p, mean = runs[0].plan, (lambda v, empty: float(np.mean(v)) if v else empty)
+        over = lambda key, empty: mean([mean(getattr(r, key), empty) for r in runs], empty)   # mean over the shards
+        logs = {'reward': over('rewards', float('nan')), 'n_opt_steps': len(gnorms), 'grad_norm': mean(gnorms, 0.0),
                 'n_grad_steps': len(p.grad), 'n_denoiser_calls': p.stop + 1, 'stop': p.stop, 'grad_steps': p.grad,
-                'scored_steps': p.scored, 'reg': mean(run.regs, 0.0), 'lr': self.optimizer.param_groups[0]['lr']}
-        if run.probe: logs['state_grad'] = [bool(s.grad is not None and s.grad.abs().sum() > 0) for s in run.states]
+                'scored_steps': p.scored, 'reg': over('regs', 0.0), 'lr': self.optimizer.param_groups[0]['lr']}
+        if runs[0].probe: logs['state_grad'] = [bool(s.grad is not None and s.grad.abs().sum() > 0) for s in runs[0].states]
         return logs
 
     # --- evaluation and state --------------------------------------------------------------------------------------
@@ -420,16 +474,58 @@ VAL_SEED = 1234   # the fixed seed of the val captions and of the val samples
 
 def _update_generator(seed, k): return torch.Generator().manual_seed(int(seed) * 1_000_003 + int(k) + 17)
 
-def _finetune_data(data_root, seed, val_every, val_size, progress):
-    "The train split and the fixed val batch (None without validation)."
+def _derived_seed(*key) -> int: return int(np.random.SeedSequence([int(v) for v in key]).generate_state(1, np.uint64)[0])
+
+def _shard_generator(seed, k, r):
+    "The generator of shard r of update k: shard 0's is the one-process run's; the others' are derived from (seed, k, r)."
+    return _update_generator(seed, k) if r == 0 else torch.Generator().manual_seed(_derived_seed(seed, k, r))
+
+def _choice_seed(seed, k) -> int: # the plan's choices of update k, the same on every rank: shard 0's first draw
+    return int(torch.randint(0, 2 ** 62, (1,), generator=_update_generator(seed, k)))
+
+def _val_seed(r): return VAL_SEED if r == 0 else _derived_seed(VAL_SEED, r)
+
+def _val_reward(ft, vb, lay: Layout) -> float:
+    "The val reward: shard r of the fixed val batch sampled with its own seed (the whole batch with VAL_SEED in one shard)."
+    if vb is None: return float('nan')
+    n = len(vb['caption'])
+    bounds = np.cumsum([0] + [n // lay.shards + (r < n % lay.shards) for r in range(lay.shards)])
+    parts = [(b - a) / n * ft.evaluate(vb['caption'][a:b], vb['m_length'][a:b], _val_seed(r))
+             for r in lay.local for a, b in [(bounds[r], bounds[r + 1])] if b > a]
+    return lay.sum([sum(parts)])[0]                # the size-weighted mean over all shards
+
+def _one_update(ft, train, cfg, seed, k, lay: Layout) -> tuple:
+    "Update k on this process's shards of batch k; the logs and times reduced over the ranks. -> (logs, wall s, cpu s)"
+    shards = []
+    for r in lay.local:
+        b = seeded_batch(train, cfg.batch_size, seed, k, part=(r, lay.shards))
+        shards.append(Shard(b['caption'], b['m_length'], _shard_generator(seed, k, r), b['motion']))
+    t0, c0 = time.perf_counter(), time.process_time()
+    logs = ft.update_shards(shards, choice_seed=_choice_seed(seed, k))
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
+    if lay.group:     # every rank logs (and decides on) the same numbers: rank means, the slowest wall clock, all CPU
+        reward, reg, dc = lay.sum([logs['reward'], logs['reg'], dc])
+        logs['reward'], logs['reg'] = reward / lay.world_size, reg / lay.world_size
+        dt = lay.max([dt])[0]
+    return logs, dt, dc
+
+def _finetune_data(data_root, seed, val_every, val_size, progress, lay: Layout):
+    "The data folder, the train split and the fixed val batch (None without validation)."
     from easytune.data import HumanML3D
     if data_root is None:
         from easytune.pretrain import default_data_root
-        data_root = default_data_root(progress=progress)
+        data_root = lay.main_first(lambda: default_data_root(progress=progress and lay.is_main))
     train = HumanML3D(data_root, 'train', normalise='dataset', seed=seed, progress=False)
-    if not val_every: return train, None
+    if not val_every: return data_root, train, None
     val = HumanML3D(data_root, 'val', normalise='dataset', seed=VAL_SEED, progress=False)
-    return train, seeded_batch(val, min(val_size, len(val)), VAL_SEED, 0)
+    return data_root, train, seeded_batch(val, min(val_size, len(val)), VAL_SEED, 0)
+
+def _fingerprint(data_root, backbone, reward, cfg, seed, updates) -> dict:
+    "What every rank must agree on: the data folder's contents, the backbone's and reward's weights, the run's settings."
+    from easytune.pretrain import dataset_fingerprint, weights_sha256
+    return {'data': dataset_fingerprint(data_root), 'backbone': weights_sha256(backbone)[:16],
+            'reward': weights_sha256(reward)[:16] if isinstance(reward, nn.Module) else type(reward).__name__,
+            'config': json.dumps(asdict(cfg), sort_keys=True, default=str), 'seed': seed, 'updates': updates}
 
 @dataclass
 class _Record:
@@ -445,10 +541,20 @@ class _Record:
         elif count: self.since_best += 1
         if count and patience is not None and self.since_best >= patience: self.stopped = True
 
-def _start(ck: Checkpoint, ft, validate, has_val) -> _Record:
-    "Resume from the checkpoint file when it exists (it must be of this run), else validate the base model."
-    if (st := ck.load()) is not None:
+    def save(self, ck: Checkpoint, ft, it: int, lay: Layout):
+        "Rank 0 alone writes the checkpoint of update `it` (atomically); the other ranks wait for it."
+        if lay.is_main: ck.save({'finetuner': ft.state_dict(), 'history': self.hist, 'best': self.best, 'update': it,
+                                 'since_best': self.since_best, 'rng': torch.get_rng_state(), 'world_size': lay.shards})
+        lay.barrier()
+
+def _start(ck: Checkpoint, ft, validate, has_val, lay: Layout) -> _Record:
+    "Resume from the checkpoint file when it exists (it must be of this run; rank 0 reads it), else validate the base model."
+    if (st := lay.from_main(ck.load)) is not None:
         ft.load_state_dict(st['finetuner'])
+        if lay.is_main and st.get('world_size', 1) != lay.shards:
+            print(f"[finetune] resuming update {st['update']} of a {st.get('world_size', 1)}-shard run with {lay.shards} "
+                  "shard(s): weights, optimiser, history and best-val state carry over; later updates draw the same "
+                  "prompts, split (and noised) for the new world size", file=sys.stderr, flush=True)
         return _Record(st['history'], st['best'], st['update'], st['since_best'])
     v = validate()
     row = {'update': 0, 'seconds': 0.0, 'update_seconds': 0.0, 'cpu_seconds': 0.0, 'reward': float('nan'), 'val_reward': v,
@@ -471,24 +577,28 @@ def finetune(backbone: Backbone, # the pretrained model (fine-tuned in place)
              clock: str = 'wall', # the clock of max_seconds: 'wall' (column seconds) or 'cpu' (column cpu_seconds)
              stop_after: int | None = None, # stop (without restoring the best weights) after this update (tests)
              config: FinetuneConfig | None = None, # a full configuration instead of method + overrides
+             shards: int | None = None, # one process running S shards of every batch, as S ranks would (None: 1)
+             backend: str | None = None, # under torchrun: the process group's backend (default nccl on CUDA, gloo on CPU)
+             chain_sync: str = 'step', # Chain: 'trajectory' all-reduces the K steps' gradients once per trajectory
              **overrides) -> tuple: # (backbone, history DataFrame)
     "Fine-tune `backbone` on `reward` with one method; returns the (best-val) backbone and the history."
     cfg = config.validate() if config is not None else get_config(method, **overrides)
     if not (isinstance(updates, int) and updates >= 1): raise ValueError(f"updates: expected an int >= 1, got {updates!r}")
     if val_every < 0 or checkpoint_every < 1: raise ValueError("val_every must be >= 0 and checkpoint_every >= 1")
     if clock not in ('wall', 'cpu'): raise ValueError(f"clock: expected 'wall' or 'cpu', got {clock!r}")
-    train, vb = _finetune_data(data_root, seed, val_every, val_size, progress)
-    ft = Finetuner(backbone, reward, cfg)
-    validate = lambda: ft.evaluate(vb['caption'], vb['m_length'], VAL_SEED) if vb is not None else float('nan')
+    if chain_sync not in ('step', 'trajectory'): raise ValueError(f"chain_sync: expected 'step' or 'trajectory', got {chain_sync!r}")
+    lay = setup(cfg.batch_size, shards, backend)     # under torchrun: the process group (bad layouts fail before it)
+    data_root, train, vb = _finetune_data(data_root, seed, val_every, val_size, progress, lay)
+    if lay.group: lay.check_same(_fingerprint(data_root, backbone, reward, cfg, seed, updates), 'the data and the models')
+    ft = Finetuner(backbone, reward, cfg); ft.ddp, ft.chain_sync = lay.wrap(backbone), chain_sync   # DDP under torchrun
+    validate = lambda: _val_reward(ft, vb, lay)
     ck = Checkpoint(checkpoint, {'config': json.dumps(asdict(cfg), sort_keys=True, default=str), 'seed': seed}, checkpoint_every)
-    rec = _start(ck, ft, validate, vb is not None)
+    rec = _start(ck, ft, validate, vb is not None, lay)
     elapsed, cpu = rec.hist[-1]['seconds'], rec.hist[-1]['cpu_seconds']
-    bar = tqdm(range(rec.start, updates), initial=rec.start, total=updates, desc=cfg.method, disable=not progress)
+    bar = tqdm(range(rec.start, updates), initial=rec.start, total=updates, desc=cfg.method, disable=not (progress and lay.is_main))
     for k in bar:
-        batch = seeded_batch(train, cfg.batch_size, seed, k)
-        t0, c0 = time.perf_counter(), time.process_time()
-        logs = ft.update(batch['caption'], batch['m_length'], _update_generator(seed, k), motion=batch['motion'])
-        dt = time.perf_counter() - t0; elapsed += dt; cpu += time.process_time() - c0
+        logs, dt, dc = _one_update(ft, train, cfg, seed, k, lay)
+        elapsed += dt; cpu += dc
         it = k + 1
         row = {'update': it, 'seconds': elapsed, 'update_seconds': dt, 'cpu_seconds': cpu, 'reward': logs['reward'],
                'val_reward': float('nan'), 'loss': -logs['reward'], 'n_opt_steps': logs['n_opt_steps'],
@@ -501,13 +611,12 @@ def finetune(backbone: Backbone, # the pretrained model (fine-tuned in place)
         rec.hist.append(row)
         recent = [h['reward'] for h in rec.hist[-20:] if not math.isnan(h['reward'])]
         bar.set_postfix(reward=f"{np.mean(recent):.4f}", **({'val': f"{rec.best[0]:.4f}"} if rec.best else {}))
-        if ck.due(it, updates, force=rec.stopped):
-            ck.save({'finetuner': ft.state_dict(), 'history': rec.hist, 'best': rec.best, 'update': it,
-                     'since_best': rec.since_best, 'rng': torch.get_rng_state()})
+        if ck.due(it, updates, force=rec.stopped): rec.save(ck, ft, it, lay)
         if rec.stopped or (stop_after is not None and it >= stop_after): break
     best, df = rec.best, pd.DataFrame(rec.hist)
     df.attrs.update(method=cfg.method, seed=seed, config=asdict(cfg), stopped_early=rec.stopped,
-                    best_update=best[1] if best else None, best_val_reward=best[0] if best else None)
+                    best_update=best[1] if best else None, best_val_reward=best[0] if best else None,
+                    world_size=lay.world_size, shards=lay.shards, backend=lay.backend)
     if stop_after is not None and not rec.stopped and (stop_after < updates): return backbone, df
     if best is not None: backbone.load_state_dict(best[2])
     backbone.eval()
@@ -607,8 +716,7 @@ def _check_reward_args(p, a):
         p.error("--reward-ckpt / --reward-text-model go with --reward spm-official only")
     if a.reward_ckpt is not None and not Path(a.reward_ckpt).is_file(): p.error(f"--reward-ckpt: {a.reward_ckpt}: checkpoint file not found")
 
-def main(argv=None):
-    "python -m easytune.finetune --backbone mld|mdm|mlcm --method easytune [...]"
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='python -m easytune.finetune', description=main.__doc__)
     p.add_argument('--backbone', required=True, choices=['mld', 'mdm', 'mlcm'])
     p.add_argument('--method', default='easytune', help=f"one of {sorted(PRESETS)}")
@@ -629,7 +737,20 @@ def main(argv=None):
     p.add_argument('--checkpoint-every', type=int, default=25)
     p.add_argument('--threads', type=int, default=None, help='torch threads (1 when the cores are shared)')
     p.add_argument('--set', nargs='*', default=[], metavar='FIELD=VALUE', help='FinetuneConfig overrides')
-    a = p.parse_args(argv)
+    p.add_argument('--tiny', action='store_true', help='a tiny randomly initialised backbone (tiny_backbone: tests, demos)')
+    p.add_argument('--shards', type=int, default=None, help='without torchrun: run S shards of every batch as S ranks would')
+    p.add_argument('--backend', default=None, choices=BACKENDS, help='under torchrun (default: nccl on CUDA, gloo on CPU)')
+    p.add_argument('--stop-after', type=int, default=None, help='stop after this update, keeping the checkpoint (tests)')
+    p.add_argument('--chain-sync', default='step', choices=['step', 'trajectory'],
+                   help="easytune-chain: all-reduce after every step, or the K steps' gradients once per trajectory")
+    return p
+
+def _out_dir(backbone, method, profile='cpu', seed=0, out=None) -> Path:
+    return Path(out or f'_runs/finetune/{backbone}-{method}-{profile}-s{seed}')
+
+def main(argv=None):
+    "python -m easytune.finetune --backbone mld|mdm|mlcm --method easytune [...]; under torchrun one shard per process"
+    p = _parser(); a = p.parse_args(argv)
     if a.method not in PRESETS: p.error(f"--method: expected one of {sorted(PRESETS)}, got {a.method!r}")
     _check_reward_args(p, a)
     if a.threads: torch.set_num_threads(a.threads)
@@ -640,18 +761,30 @@ def main(argv=None):
     if a.backbone == 'mlcm': over = {'sampler': 'lcm', 'num_steps': 4} | over
     if a.profile == 'smoke': over = {'batch_size': 4, 'num_steps': 10} | over
     cfg = get_config(a.method, **over)                  # validate before any expensive work
+    lay = setup(cfg.batch_size, a.shards, a.backend)    # so are the world size and the backend (then the process group)
+    try: return _run(a, cfg, lay)
+    finally:
+        if lay.group: teardown()
+
+def _run(a, cfg, lay: Layout) -> Path:
+    "The CLI's run: models (rank 0 fills the caches first), fine-tuning, and rank 0's outputs."
     from easytune.pretrain import pretrain, default_data_root
-    data = Path(a.data) if a.data else default_data_root()
-    backbone = pretrain(a.backbone, data, a.profile, a.seed)[0]
-    reward = get_reward(a.reward, data, a.profile, a.seed, backbone.config.feat_dim, a.reward_ckpt, a.reward_text_model)
+    data = Path(a.data) if a.data else lay.main_first(default_data_root)
+    backbone = (tiny_backbone(a.backbone, a.seed) if a.tiny else
+                lay.main_first(lambda: pretrain(a.backbone, data, a.profile, a.seed, progress=lay.is_main)[0]))
+    reward = lay.main_first(lambda: get_reward(a.reward, data, a.profile, a.seed, backbone.config.feat_dim,
+                                                 a.reward_ckpt, a.reward_text_model))
+    if lay.backend == 'nccl':                           # one GPU per rank (torch.cuda.set_device(LOCAL_RANK) in setup)
+        backbone.to('cuda')
+        if isinstance(reward, nn.Module): reward.to('cuda')
     updates = a.updates or (2 if a.profile == 'smoke' else 100)
     val_every = a.val_every if a.val_every is not None else (1 if a.profile == 'smoke' else 25)
-    out = Path(a.out or f'_runs/finetune/{a.backbone}-{a.method}-{a.profile}-s{a.seed}')
-    out.mkdir(parents=True, exist_ok=True)
+    out = _out_dir(a.backbone, a.method, a.profile, a.seed, a.out)
     backbone, hist = finetune(backbone, reward, config=cfg, data_root=data, seed=a.seed, updates=updates,
-                              val_every=val_every, val_size=a.val_size, patience=a.patience,
-                              max_seconds=a.max_seconds, clock=a.clock,
+                              val_every=val_every, val_size=a.val_size, patience=a.patience, progress=lay.is_main,
+                              max_seconds=a.max_seconds, clock=a.clock, stop_after=a.stop_after, shards=a.shards, chain_sync=a.chain_sync,
                               checkpoint=out / 'finetune.ckpt', checkpoint_every=a.checkpoint_every)
+    if not lay.is_main: return out                      # only rank 0 writes
     backbone.save(out / 'model.pt')
     atomic_write(out / 'history.csv', lambda f: f.write(hist.to_csv(index=False).encode()))
     run = {'backbone': a.backbone, 'method': a.method, 'profile': a.profile, 'seed': a.seed, 'data': str(data),
@@ -659,7 +792,32 @@ def main(argv=None):
     atomic_write(out / 'run.json', lambda f: f.write(json.dumps(run, indent=1, default=str).encode()))
     last = hist.iloc[-1]
     print(f"{a.method} on {a.backbone}: {len(hist) - 1} updates, {last['seconds']:.1f} s, best val reward "
-          f"{hist.attrs['best_val_reward']} at update {hist.attrs['best_update']}; wrote {out}")
+          f"{hist.attrs['best_val_reward']} at update {hist.attrs['best_update']}, world size {lay.world_size}; wrote {out}")
     return out
 
+def _flags(flags: dict) -> list:
+    "CLI arguments from keyword arguments: data='d' -> --data d, tiny=True -> --tiny, set={'k': 3} -> --set k=3."
+    argv = []
+    for k, v in flags.items():
+        name = '--' + k.replace('_', '-')
+        if v is None or v is False: continue
+        if v is True: argv.append(name)
+        elif k == 'set': argv += [name] + [f"{f}={json.dumps(x) if not isinstance(x, str) else x}" for f, x in v.items()]
+        else: argv += [name, str(v)]
+    return argv
+
+def launch(n_procs: int = 2, # processes on this machine (torchrun --nproc_per_node)
+           backbone: str = 'mld', method: str = 'easytune',
+           threads: int = 1, # torch threads per process
+           timeout: float | None = None, # seconds
+           env: dict | None = None, # extra environment variables of the processes
+           **flags) -> Path: # the run's output folder; flags: the CLI's (data=, tiny=True, set={'k': 3}, out=, ...)
+    "`python -m easytune.finetune` under torchrun with `n_procs` processes on this machine (a notebook's multi-process run)."
+    if 'shards' in flags: raise ValueError("launch: the shards are the processes (n_procs); do not pass shards")
+    argv = ['--backbone', backbone, '--method', method, '--threads', str(threads)] + _flags(flags)
+    r = run_torchrun(['-m', 'easytune.finetune', *argv], n_procs, threads=threads, env=env, timeout=timeout)
+    print(r.stdout.strip().splitlines()[-1] if r.stdout.strip() else '')
+    return _out_dir(backbone, method, flags.get('profile', 'cpu'), flags.get('seed', 0), flags.get('out'))
+
 if __name__ == '__main__' and Path(sys.argv[0]).stem == 'finetune': main()   # python -m easytune.finetune
+

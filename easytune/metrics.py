@@ -250,26 +250,40 @@ def _embed_batch(evaluator, words, batch):
     m = evaluator.embed_motion(batch['motion'], batch['m_length'])
     return t, m
 
-def _embed_replication(generator, ds, root, split, seed, r, perm, batch_size, evaluator, words, stats, real_cache):
+def _mine(j, part) -> bool: return part is None or j % part[1] == part[0]   # batch j is this rank's (round robin)
+
+def _gathered(mine: dict, part) -> list:
+    "Every rank's {index: value} (all-gathered under sharding), as one list in index order."
+    if part is not None:
+        import torch.distributed as dist
+        got = [None] * part[1]; dist.all_gather_object(got, mine)
+        mine = {k: v for d in got for k, v in d.items()}
+    return [mine[k] for k in sorted(mine)]
+
+def _embed_replication(generator, ds, root, split, seed, r, perm, batch_size, evaluator, words, stats, real_cache, part=None):
     "Evaluator embeddings of replication r: real captions and motions (cached in `real_cache`), generated motions."
     import torch
     from easytune.data import collate_sorted
     from easytune.evaluator import to_evaluator_space
-    n_items, real_t, real_m, gen_m = len(perm), [], [], []
+    n_items, mine = len(perm), {}
     for j in range(n_items // batch_size):
+        if not _mine(j, part): continue                   # another rank's batch (part = (rank, world size))
         key = (str(root), split, seed, r, j, n_items, batch_size, id(evaluator), id(words))
         if real_cache is not None and key in real_cache: t, m, captions, lens = real_cache[key]
         else:
             batch = collate_sorted([ds[int(i)] for i in perm[j * batch_size:(j + 1) * batch_size]])
             (t, m), captions, lens = _embed_batch(evaluator, words, batch), batch['caption'], batch['m_length']
             if real_cache is not None: real_cache[key] = (t, m, captions, lens)
-        real_t.append(t); real_m.append(m)
+        g = None
         if generator is not None:
             with torch.no_grad(): x = generator(captions, lens, seed * 100_003 + r * 1009 + j)
             x = torch.as_tensor(x)[:, :int(lens.max())].float()
             x = to_evaluator_space(x, *stats) * (torch.arange(x.shape[1])[None, :, None] < lens[:, None, None])
-            gen_m.append(evaluator.embed_motion(x, lens))
-    return np.concatenate(real_t), np.concatenate(real_m), (np.concatenate(gen_m) if gen_m else None)
+            g = evaluator.embed_motion(x, lens)
+        mine[j] = (t, m, g)
+    rows = _gathered(mine, part)
+    real_t, real_m, gen_m = [[row[i] for row in rows] for i in range(3)]
+    return np.concatenate(real_t), np.concatenate(real_m), (np.concatenate(gen_m) if generator is not None else None)
 
 def _metric_row(name, real_t, real_m, motion_m, diversity_pairs, rs) -> dict:
     "One replication's metrics of `motion_m` (embeddings) against the real texts and motions."
@@ -287,6 +301,8 @@ def evaluate(generator, # callable(captions, lengths, seed) -> dataset-normalise
              max_items: int | None = None, # use only the first max_items batches' worth of items (smoke runs)
              seed: int = 0, model_name: str = 'model', progress: bool = True,
              per_replication: bool = False, # also return the per-replication values (one row per model and replication)
+            shard: bool = False, # under torchrun: split the batches (and MModality's captions) across the ranks of the
+                                 # initialised process group; embeddings are all-gathered: every rank gets the same metrics
              real_cache: dict | None = None, # shared by calls that score several models on the same data: the real
                                              # motions' and captions' embeddings are computed once
             ) -> pd.DataFrame: # aggregate() output; with per_replication, (aggregate, per-replication DataFrame)
@@ -298,37 +314,49 @@ def evaluate(generator, # callable(captions, lengths, seed) -> dataset-normalise
     from tqdm.auto import tqdm
     from easytune.data import HumanML3D, load_stats
     if replications < 1: raise ValueError(f"replications: expected >= 1, got {replications}")
+    part = _shard_part(shard)
     ds = HumanML3D(root, split, normalise='evaluator', seed=seed, progress=False)
     mean, std = load_stats(root, 'dataset', ds.spec.feat_dim)
     meta_mean, meta_std = load_stats(root, 'evaluator', ds.spec.feat_dim)
     n_items = len(ds) if max_items is None else min(len(ds), max_items)
     if n_items < batch_size: raise ValueError(f"split '{split}' has {n_items} items, fewer than one batch of {batch_size}")
     rows, stats = [], (mean, std, meta_mean, meta_std)
-    for r in tqdm(range(replications), desc=f'evaluating {model_name}', disable=not progress):
+    for r in tqdm(range(replications), desc=f'evaluating {model_name}', disable=not progress or (part and part[0] != 0)):
         ds.set_epoch(r)
         perm = np.random.default_rng([seed, r]).permutation(len(ds))[:n_items]
         real_t, real_m, gen_m = _embed_replication(generator, ds, root, split, seed, r, perm, batch_size, evaluator, words,
-                                                   stats, real_cache)
+                                                   stats, real_cache, part)
         rs = np.random.default_rng([seed, r, 1])          # Diversity's pairs: Real's first, then the model's
         rows.append(_metric_row('Real', real_t, real_m, real_m, diversity_pairs, rs))
         if generator is not None:
             rows.append(_metric_row(model_name, real_t, real_m, gen_m, diversity_pairs, rs))
-            if mm: rows[-1]['MModality'] = _multimodality_pass(generator, ds, evaluator, *stats, mm_texts, mm_repeats, seed, r)
+            if mm: rows[-1]['MModality'] = _multimodality_pass(generator, ds, evaluator, *stats, mm_texts, mm_repeats, seed, r,
+                                                               part)
     if per_replication:
         reps = _replication_frame(rows)
         reps.insert(1, 'replication', [i // (1 if generator is None else 2) for i in range(len(rows))])
         return aggregate(rows), reps
     return aggregate(rows)
 
-def _multimodality_pass(generator, ds, evaluator, mean, std, meta_mean, meta_std, n_texts, n_repeats, seed, r):
+def _shard_part(shard: bool):
+    "(rank, world size) of the initialised process group when sharding, else None; one clear error without a group."
+    if not shard: return None
+    import torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized()):
+        raise ValueError("evaluate(shard=True) needs an initialised process group: run under torchrun and call "
+                         "easytune.distributed.setup first")
+    return dist.get_rank(), dist.get_world_size()
+
+def _multimodality_pass(generator, ds, evaluator, mean, std, meta_mean, meta_std, n_texts, n_repeats, seed, r, part=None):
     import torch
     from easytune.evaluator import to_evaluator_space
     idx = np.random.default_rng([seed, r, 2]).choice(len(ds), size=min(n_texts, len(ds)), replace=False)
-    embs = []
-    for i in idx:
+    embs = {}
+    for k, i in enumerate(idx):
+        if not _mine(k, part): continue
         item = ds[int(i)]
         lens = torch.full((n_repeats,), item['m_length'])
         with torch.no_grad(): x = torch.as_tensor(generator([item['caption']] * n_repeats, lens, seed * 7 + r * 31 + int(i)))
         x = to_evaluator_space(x[:, :item['m_length']].float(), mean, std, meta_mean, meta_std)
-        embs.append(evaluator.embed_motion(x, lens))
-    return multimodality(np.stack(embs), n_pairs=min(10, n_repeats - 1), seed=np.random.default_rng([seed, r, 3]))
+        embs[k] = evaluator.embed_motion(x, lens)
+    return multimodality(np.stack(_gathered(embs, part)), n_pairs=min(10, n_repeats - 1), seed=np.random.default_rng([seed, r, 3]))

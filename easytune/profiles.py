@@ -9,8 +9,8 @@ from dataclasses import dataclass
 # %% auto #0
 __all__ = ['PROFILES', 'TINY_EVALUATOR', 'TINY_MLD', 'TINY_MDM', 'TINY_REWARD', 'SMOKE_MDM_SIZES', 'SMOKE_EVALUATOR_TRAIN',
            'SMOKE_MLD', 'SMOKE_MLCM', 'SMOKE_MDM', 'SMOKE_REWARD', 'MLD_RECIPE', 'MDM_RECIPE', 'PRETRAIN_CONFIGS',
-           'PRETRAIN_PROFILES', 'TINY_BACKBONE', 'BUDGETS', 'BENCH', 'REPORT_DEFAULTS', 'Budget', 'BenchProfile',
-           'ReportDefaults']
+           'PRETRAIN_PROFILES', 'TINY_BACKBONE', 'BUDGETS', 'BENCH', 'BENCH_DDP', 'REPORT_DEFAULTS', 'Budget',
+           'BenchProfile', 'ReportDefaults']
 
 # %% ../nbs/05g_profiles.ipynb #e147c55a
 PROFILES = ('smoke', 'cpu', 'paper')
@@ -90,6 +90,13 @@ BENCH = {
     'cpu': BenchProfile(models='cpu', batch={'mld': 64, 'mdm': 4}, max_len=196,
                         methods_all_T=('easytune', 'refl-10', 'draft-50'), lean=('easytune',)),
 }
+
+# `python -m easytune.bench finetune-ddp`: one batch per world size, timed per method (issue 15)
+BENCH_DDP = {
+    'smoke': dict(batch=4, steps=10, trajectories=1, warmup=1, methods=('easytune', 'easytune-chain', 'draft-10', 'draft-50')),
+    'cpu': dict(batch=64, steps=50, trajectories=3, warmup=1,
+                methods=('easytune', 'easytune-chain', 'easytune-chain@trajectory', 'draft-10', 'draft-50')),
+}   # 'easytune-chain@trajectory': Chain with chain_sync='trajectory' (one all-reduce per trajectory)
 
 # %% ../nbs/05g_profiles.ipynb #3610121e
 @dataclass

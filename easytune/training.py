@@ -58,15 +58,22 @@ def dropout_rng(generator: torch.Generator | None, # seeds the global RNG in the
 
 def seeded_batch(ds, # a Dataset of dict items with `set_epoch` (easytune.data.HumanML3D)
                  batch_size: int, seed: int, index: int, # which batch of the seeded stream
-                 collate=None) -> dict:
+                 collate=None,
+                 part: tuple = (0, 1), # (r, S): only the r-th of S equal, contiguous parts of the batch (a rank's shard)
+                ) -> dict:
     "Batch `index` of an endless stream of shuffled, seeded epochs (drop_last), collated (sorted by sent_len)."
     from easytune.data import collate_sorted
     per_epoch = len(ds) // batch_size
     if per_epoch < 1: raise ValueError(f"batch_size={batch_size} is larger than the dataset ({len(ds)} items)")
+    r, n_parts = part
+    if not (n_parts >= 1 and 0 <= r < n_parts and batch_size % n_parts == 0):
+        raise ValueError(f"part={part}: expected (r, S) with 0 <= r < S and S dividing batch_size={batch_size}")
     epoch, j = divmod(index, per_epoch)
     perm = np.random.default_rng([seed, epoch]).permutation(len(ds))
     if hasattr(ds, 'set_epoch'): ds.set_epoch(epoch)
-    return (collate or collate_sorted)([ds[int(i)] for i in perm[j * batch_size:(j + 1) * batch_size]])
+    size = batch_size // n_parts
+    start = j * batch_size + r * size
+    return (collate or collate_sorted)([ds[int(i)] for i in perm[start:start + size]])
 
 @dataclass
 class Stage:

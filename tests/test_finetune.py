@@ -164,18 +164,19 @@ def test_equal_budgets_and_same_initial_noise(root):
     for m in PRESETS:
         bb, rw = toy()
         calls = []
-        orig = Finetuner.update
-        def spy(self, texts, lengths, generator=None, motion=None, probe=False):
+        orig = Finetuner.update_shards
+        def spy(self, shards, probe=False, choice_seed=None):
+            (texts, lengths, generator, motion), = shards            # one process, one shard
             g = copy.deepcopy(generator)
             choice = torch.Generator().manual_seed(int(torch.randint(0, 2 ** 62, (1,), generator=g)))
             x_T = self.sampler.init_noise(self.backbone.latent_shape(torch.as_tensor(lengths)), g)
             calls.append((tuple(texts), tuple(torch.as_tensor(lengths).tolist()), x_T))
-            return orig(self, texts, lengths, generator, motion, probe)
-        Finetuner.update = spy
+            return orig(self, shards, probe, choice_seed)
+        Finetuner.update_shards = spy
         try:
             _, h = finetune(bb, rw, m, root, seed=4, updates=3, val_every=0, progress=False, batch_size=4, num_steps=10)
         finally:
-            Finetuner.update = orig
+            Finetuner.update_shards = orig
         assert len(h) == 4 and list(h['update']) == [0, 1, 2, 3]
         seen[m] = calls
     ref = seen['easytune']
