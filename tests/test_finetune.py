@@ -247,7 +247,7 @@ def test_noise_aware_reward_gets_timesteps():
 def test_smoke_every_preset_on_tiny_mdm(root):
     sm = smoke_all(root, 'mdm', updates=1, num_steps=6)
     assert set(sm.index) == set(PRESETS) and (sm['trajectories'] == 1).all() and sm['reward'].notna().all()
-    assert (sm['sec_per_update'] < 5).all()
+    assert (sm['opt_steps_per_update'] >= 1).all() and (sm['samples'] == 4).all()    # speed is the benchmark's job
 
 
 # --- errors and the CLI ----------------------------------------------------------------------------------------------
