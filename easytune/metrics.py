@@ -301,10 +301,12 @@ def evaluate(generator, # callable(captions, lengths, seed) -> dataset-normalise
              max_items: int | None = None, # use only the first max_items batches' worth of items (smoke runs)
              seed: int = 0, model_name: str = 'model', progress: bool = True,
              per_replication: bool = False, # also return the per-replication values (one row per model and replication)
-            shard: bool = False, # under torchrun: split the batches (and MModality's captions) across the ranks of the
-                                 # initialised process group; embeddings are all-gathered: every rank gets the same metrics
+             shard: bool = False, # under torchrun: split the batches (and MModality's captions) across the ranks of the
+                                  # initialised process group; embeddings are all-gathered: every rank gets the same metrics
              real_cache: dict | None = None, # shared by calls that score several models on the same data: the real
                                              # motions' and captions' embeddings are computed once
+             evaluator_stats=None, # (mean, std) of the evaluator's normalisation (arrays or .npy paths), e.g. the
+                                   # official evaluator's meta/; None: the data folder's meta/mean.npy, meta/std.npy
             ) -> pd.DataFrame: # aggregate() output; with per_replication, (aggregate, per-replication DataFrame)
     """The T2M evaluation protocol: metrics per replication for real and generated motions, aggregated.
 
@@ -315,9 +317,12 @@ def evaluate(generator, # callable(captions, lengths, seed) -> dataset-normalise
     from easytune.data import HumanML3D, load_stats
     if replications < 1: raise ValueError(f"replications: expected >= 1, got {replications}")
     part = _shard_part(shard)
-    ds = HumanML3D(root, split, normalise='evaluator', seed=seed, progress=False)
+    if evaluator_stats is not None and len(evaluator_stats) != 2:
+        raise ValueError(f"evaluator_stats: expected None or a (mean, std) pair, got {len(evaluator_stats)} items")
+    ev_mean, ev_std = (None, None) if evaluator_stats is None else evaluator_stats
+    ds = HumanML3D(root, split, mean=ev_mean, std=ev_std, normalise='evaluator', seed=seed, progress=False)
     mean, std = load_stats(root, 'dataset', ds.spec.feat_dim)
-    meta_mean, meta_std = load_stats(root, 'evaluator', ds.spec.feat_dim)
+    meta_mean, meta_std = ds.mean, ds.std                    # the evaluator's normalisation, as the real motions got it
     n_items = len(ds) if max_items is None else min(len(ds), max_items)
     if n_items < batch_size: raise ValueError(f"split '{split}' has {n_items} items, fewer than one batch of {batch_size}")
     rows, stats = [], (mean, std, meta_mean, meta_std)

@@ -16,7 +16,7 @@ __all__ = ['REPORTS', 'VERDICTS', 'VERDICT_COLOURS', 'PAPER_TABLE1', 'PAPER_TABL
            'committed_results', 'Timings', 'format_timings', 't_interval', 'verdict_of', 'Claim', 'judge_claim',
            'claims_frame', 'detectable_effects', 'claims_html', 'to_html', 'path_labels', 'scrub_paths', 'run_report',
            'report_metadata', 'claims_summary', 'build_index', 'experiment_data', 'check_choice', 'pick_device',
-           'seed_list', 'seed_means', 'ordering_effect', 'median_range', 'seed_summary', 'main']
+           'seed_list', 'seed_means', 'ordering_effect', 'median_range', 'seed_summary', 'check_reports', 'main']
 
 # %% ../nbs/11_reproduce.ipynb #7a8748e9
 REPORTS = {
@@ -84,8 +84,15 @@ def build_parameters(declared: dict, # from `declared_parameters`
         p[key] = str(Path(data_dir).resolve())
     for k, v in (extra or {}).items():
         if k not in declared: raise ValueError(f"parameter {k!r}: {name} declares only {sorted(declared)}")
-        p[k] = v
+        p[k] = _input_path(k, v)
     return p
+
+def _input_path(k: str, v):
+    "An external input's path (`easytune.paper_inputs.INPUTS`) made absolute: the notebook runs in nbs/, not here."
+    from easytune.paper_inputs import INPUTS
+    from easytune.official import TINY_TEXT_FOR_TESTS
+    if k not in INPUTS or not isinstance(v, (str, os.PathLike)) or str(v) == TINY_TEXT_FOR_TESTS: return v
+    return str(Path(v).expanduser().resolve())
 
 # %% ../nbs/11_reproduce.ipynb #bda35e71
 def git_commit(root: Path | None = None) -> tuple: # (commit or None, dirty flag or None)
@@ -270,12 +277,15 @@ def to_html(notebook, out_html) -> Path:
 _TEXT_SUFFIXES = ('.ipynb', '.html', '.json', '.txt', '.md', '.csv', '.log')
 
 def path_labels(out_dir=None, # the folder being written (shown as `label`)
-                label: str = 'reports') -> dict:
+                label: str = 'reports',
+                inputs: dict | None = None, # the run's external inputs: path -> '$DATA', '$CKPT', ... (`paper_inputs.input_labels`)
+               ) -> dict:
     "Absolute machine paths -> the portable names reports use for them (longest first)."
     from easytune.pretrain import cache_root
     pairs = {str(Path(cache_root()).expanduser().resolve()): '$EASYTUNE_CACHE', str(project_root()): '<repo>',
              str(Path.home().resolve()): '~', str(Path(tempfile.gettempdir()).resolve()): '$TMPDIR'}
     if out_dir is not None: pairs[str(Path(out_dir).resolve())] = label
+    pairs.update(inputs or {})
     pairs = {k: v for k, v in pairs.items() if k not in ('/', '')}
     return dict(sorted(pairs.items(), key=lambda kv: -len(kv[0])))
 
@@ -323,7 +333,9 @@ def run_report(name: str, # a key of REPORTS
         shutil.rmtree(failed, ignore_errors=True); tmp.rename(failed)
         raise
     to_html(executed, tmp / f'{name}.html')
-    scrub_paths(tmp, path_labels(tmp, f'{out_root.name}/{name}'))   # no machine path in what is kept
+    from easytune.paper_inputs import input_labels
+    given = {**params, 'data_dir': params.get('data_dir', params.get('data_root'))}
+    scrub_paths(tmp, path_labels(tmp, f'{out_root.name}/{name}', input_labels(given)))   # no machine path in what is kept
     final = out_root / name
     old = out_root / f'.old-{name}'
     shutil.rmtree(old, ignore_errors=True)
@@ -502,32 +514,63 @@ def seed_summary(reps: pd.DataFrame) -> pd.DataFrame: # model, metric, mean, ci9
     return pd.DataFrame(rows)
 
 # %% ../nbs/11_reproduce.ipynb #a22aeaa5
+def _literal(v):
+    import ast
+    try: return ast.literal_eval(v)
+    except (ValueError, SyntaxError): return v
+
+def check_reports(names: list, # report names (already resolved)
+                  profile: str = 'cpu', seed: int = 0, data_dir=None,
+                  extra: dict | None = None, # other parameters and the external inputs (ckpt=, evaluator_dir=, ...)
+                 ) -> dict: # name -> (its parameters of `extra`, its checked PaperInputs or None)
+    "Check every report's parameters and external inputs before anything runs: one error lists every input problem."
+    from easytune.paper_inputs import INPUTS, REPORT_INPUTS, PaperInputsError, inputs_for
+    extra, problems, plans = dict(extra or {}), [], {}
+    decls = {n: declared_parameters(nbs_dir() / REPORTS[n][0]) for n in names}
+    for k in extra:
+        if not any(k in d for d in decls.values()):
+            takers = [r for r, ks in REPORT_INPUTS.items() if k in ks]
+            what = f"{INPUTS[k][1]} ({INPUTS[k][0]})" if k in INPUTS else f"parameter {k!r}"
+            raise ValueError(f"{what}: none of the reports {names} takes it" + (f" (it is read by {', '.join(takers)})" if takers else ''))
+    for n in names:
+        mine = {k: v for k, v in extra.items() if k in decls[n]}
+        params = build_parameters(decls[n], profile, seed, data_dir, '-', mine, n)
+        inputs = None
+        if any(k in decls[n] for k in INPUTS if k != 'data_dir'):
+            given = {**{k: _literal(v) for k, v in decls[n].items()}, **params}
+            try: inputs = inputs_for(n, given)
+            except PaperInputsError as e: problems += [p for p in e.problems if p not in problems]
+        plans[n] = (mine, inputs)
+    if problems: raise PaperInputsError(problems, f"the inputs of {', '.join(names)}")
+    return plans
+
 def main(argv=None):
+    from easytune.paper_inputs import INPUTS
     ap = argparse.ArgumentParser(prog='python -m easytune.reproduce', description=(
         f"Run reproduction notebooks into HTML reports. Reports: {list(REPORTS)} or 'all'."))
     ap.add_argument('names', nargs='+', help="report names or 'all'")
     ap.add_argument('--profile', default='cpu', choices=PROFILES)
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--data', default=None, help='HumanML3D-format folder (default: the embedded dataset)')
+    for k, (make, opt, what) in INPUTS.items():
+        if k != 'data_dir': ap.add_argument(opt, dest=k, default=None, metavar=make, help=f"{what} (notebook parameter {k})")
     ap.add_argument('--out', default=str(project_root() / 'reports'), help='reports folder')
     ap.add_argument('-p', '--param', nargs=2, action='append', default=[], metavar=('NAME', 'VALUE'),
                     help='another parameter (value parsed as a Python literal)')
+    ap.add_argument('--check', action='store_true', help='check every parameter and input, then stop (run nothing)')
     a = ap.parse_args(argv)
-    import ast
-    def lit(v):
-        try: return ast.literal_eval(v)
-        except (ValueError, SyntaxError): return v
     names = resolve(a.names)
     if a.data is not None and not Path(a.data).is_dir(): ap.error(f"--data: folder not found: {a.data}")
-    extra = {k: lit(v) for k, v in a.param}
-    for n in names:                       # validate every parameter set before running anything
-        build_parameters(declared_parameters(nbs_dir() / REPORTS[n][0]), a.profile, a.seed, a.data, '/tmp',
-                         {k: v for k, v in extra.items() if k in declared_parameters(nbs_dir() / REPORTS[n][0])}, n)
+    extra = {**{k: _literal(v) for k, v in a.param}, **{k: getattr(a, k) for k in INPUTS if getattr(a, k, None) is not None}}
+    try: plans = check_reports(names, a.profile, a.seed, a.data, extra)     # every report checked before any runs
+    except (ValueError, FileNotFoundError) as e: ap.exit(2, f"{ap.prog}: error: {e}\n")
+    if a.check:
+        for n, (_, inputs) in plans.items(): print(f"{n}: ok" + (f"; {inputs.describe()}" if inputs is not None else ''))
+        return plans
     t0 = time.perf_counter()
     for n in names:
-        decl = declared_parameters(nbs_dir() / REPORTS[n][0])
         print(f'== {n} ({a.profile})', flush=True)
-        m = run_report(n, a.profile, a.out, a.seed, a.data, {k: v for k, v in extra.items() if k in decl})
+        m = run_report(n, a.profile, a.out, a.seed, a.data, plans[n][0])
         print(f"   {m['html']}  ({m['duration']:.0f} s)", flush=True)
     idx = build_index(a.out)
     print(f'index: {idx}  (total {time.perf_counter() - t0:.0f} s)')
