@@ -11,13 +11,14 @@ import numpy as np
 import torch
 from .data import WordVectorizer, DatasetFormatError, make_toy_folder, build_vocabulary, save_word_vectorizer, atomic_write
 from .evaluator import EvaluatorConfig, T2MEvaluator
-from .official import TINY_TEXT_FOR_TESTS, torch_load, read_released, split_ignored, check_layout, text_weights_folder
+from .official import SENTENCE_T5, TINY_TEXT_FOR_TESTS, torch_load, read_released, split_ignored, check_layout, text_weights_folder
 from .mld_official import (MLD_IGNORE, OfficialMLD, OfficialMotionLCM, official_mld_config, detect_mld_variant,
                            mld_config_from_state_dict, official_mld_layout)
 from .mdm_official import MDM_IGNORE, OfficialMDM, OfficialMDMConfig, mdm_config_from_state_dict, official_mdm_layout
 from .profiles import TINY_EVALUATOR
 from .pretrain import pretrain
 from .reward import load_reward
+from .spm import SPM_IGNORE, check_shared_norm, load_spm, spm_config_from_state_dict, spm_layout, spm_mode
 from . import released
 
 # %% auto #0
@@ -26,9 +27,9 @@ __all__ = ['INPUTS', 'CKPT_PARAMS', 'DATA_FILES', 'DATA_DIRS', 'EVALUATOR_META',
            'PaperInputsError', 'evaluator_bases', 'find_finest', 'find_meta', 'glove_candidates', 'find_glove',
            'text_dir_of', 'PaperInputs', 'sha256_file', 'check_data', 'released_config', 'check_checkpoint',
            'evaluator_config_from_official', 'check_evaluator_file', 'load_official_evaluator', 'check_stats_files',
-           'check_evaluator', 'check_reward', 'check_inputs', 'table4_backbones', 'inputs_for', 'input_labels',
-           'tiny_released', 'write_tiny_inputs', 'GloveWords', 'Evaluation', 'report_evaluation', 'report_backbone',
-           'report_reward']
+           'check_evaluator', 'is_spm_file', 'check_spm', 'check_reward', 'check_inputs', 'table4_backbones',
+           'inputs_for', 'input_labels', 'tiny_released', 'write_tiny_inputs', 'GloveWords', 'Evaluation',
+           'report_evaluation', 'report_backbone', 'report_reward']
 
 # %% ../nbs/10a_paper_inputs.ipynb #c576fad0
 INPUTS = {   # notebook parameter -> (Makefile variable, command-line option, what it must be)
@@ -43,7 +44,7 @@ INPUTS = {   # notebook parameter -> (Makefile variable, command-line option, wh
                                           'our_vab_idx.pkl)'),
     'text_models':   ('TEXT_MODELS', '--text-models', 'a folder holding the text towers by name (clip-vit-large-patch14, '
                                                       'sentence-t5-large, clip-vit-base-patch32)'),
-    'reward_ckpt':   ('REWARD', '--reward', "an easytune reward file (RewardModel.save / RewardRun.save)"),
+    'reward_ckpt':   ('REWARD', '--reward', "an easytune reward file (RewardModel.save / RewardRun.save) or an SPM checkpoint (easytune.spm)"),
 }
 CKPT_PARAMS = {'mld': 'ckpt', 'mlcm': 'ckpt_mlcm', 'mdm': 'ckpt_mdm'}   # backbone kind -> its checkpoint parameter
 
@@ -302,19 +303,32 @@ def check_evaluator(evaluator_dir, glove_dir=None,
         except DatasetFormatError as e: problems.append(f"{gname}: {e}")
     return {'finest': finest, 'meta': meta, 'glove': glove, 'config': cfg}, problems
 
-def check_reward(path) -> list: # problems
-    "An easytune reward file (the only reward format loadable today; EasyTune's SPM files are recognised and refused)."
+def is_spm_file(ck) -> bool:
+    "Whether a loaded file is EasyTune's SPM layout (`easytune.spm`): a {'state_dict'} with the motion encoder's keys."
+    sd = ck.get('state_dict') if isinstance(ck, dict) else None
+    return isinstance(sd, dict) and any(str(k).startswith(('motion_encoder.', 'dist_motion_layer')) for k in sd)
+
+def check_spm(p, ck: dict, text_models=None) -> list: # problems
+    "An SPM file checked without building the model: every tensor against the layout its shapes describe, the shared norm, the text tower."
+    name = input_name('reward_ckpt')
+    try:
+        sd = split_ignored(ck['state_dict'], SPM_IGNORE)[0]
+        c = spm_config_from_state_dict(sd, mode=spm_mode(p), text_dir=text_dir_of(SENTENCE_T5, text_models))
+        check_layout(spm_layout(c), sd, str(p), 'SPM'); check_shared_norm(sd, str(p))
+        text_weights_folder(c.text_spec())
+    except (KeyError, ValueError, FileNotFoundError) as e: return [f"{name}: {e}"]
+    return []
+
+def check_reward(path, text_models=None) -> list: # problems
+    "A reward file: easytune's own (`RewardModel.save` / `RewardRun.save`) or EasyTune's SPM (`easytune.spm`)."
     name, p = input_name('reward_ckpt'), _res(path)
     if not p.is_file(): return [f"{name}: file not found: {p} (expected {INPUTS['reward_ckpt'][2]})"]
     try: ck = torch_load(p)
     except ValueError as e: return [f"{name}: {e}"]
     if isinstance(ck, dict) and ck.get('kind') in ('reward', 'reward-run'): return []
-    sd = ck.get('state_dict') if isinstance(ck, dict) else None
-    if isinstance(sd, dict) and any(str(k).startswith(('motion_encoder.', 'dist_motion_layer')) for k in sd):
-        return [f"{name}: {p} looks like EasyTune's released SPM reward (a {{'state_dict'}} with motion_encoder.* keys), "
-                "which easytune cannot import yet: give an easytune reward file, or leave REWARD empty to train one on DATA"]
-    return [f"{name}: {p} is not an easytune reward file (expected a dict with kind 'reward' or 'reward-run', "
-            "written by RewardModel.save / RewardRun.save)"]
+    if is_spm_file(ck): return check_spm(p, ck, text_models)
+    return [f"{name}: {p} is neither an easytune reward file (a dict with kind 'reward' or 'reward-run', written by "
+            "RewardModel.save / RewardRun.save) nor EasyTune's SPM ({'state_dict'} with motion_encoder.* keys)"]
 
 # %% ../nbs/10a_paper_inputs.ipynb #d40144a9
 def check_inputs(data_dir=None, ckpt=None, ckpt_mlcm=None, ckpt_mdm=None, evaluator_dir=None, glove_dir=None,
@@ -355,7 +369,7 @@ def check_inputs(data_dir=None, ckpt=None, ckpt_mlcm=None, ckpt_mdm=None, evalua
                         "the official T2M evaluator (easytune's own evaluator learns its word vectors)")
     if reward_ckpt is not None:
         pi.reward = _res(reward_ckpt)
-        problems += check_reward(reward_ckpt)
+        problems += check_reward(reward_ckpt, text_models)
     if problems: raise PaperInputsError(problems, context)
     return pi
 
@@ -475,4 +489,7 @@ def report_reward(inputs: PaperInputs, data_root, profile: str = 'cpu', seed: in
     if inputs.reward is None:
         reward, info = pretrain('reward', data_root, profile=profile, seed=seed)
         return reward.to(device), info
-    return load_reward(inputs.reward).to(device), {'source': 'file', 'file': inputs.reward.name}
+    if is_spm_file(torch_load(inputs.reward)):                      # EasyTune's SPM layout (`easytune.spm`)
+        spm = load_spm(inputs.reward, text_model=text_dir_of(SENTENCE_T5, inputs.text_models), device=device)
+        return spm, {'source': 'file', 'format': f'SPM {spm.config.mode}', 'file': inputs.reward.name}
+    return load_reward(inputs.reward).to(device), {'source': 'file', 'format': 'easytune', 'file': inputs.reward.name}

@@ -77,8 +77,20 @@ def test_reward_files(tiny, tmp_path):
     assert check_inputs(reward_ckpt=tmp_path / 'ours.pt').reward == (tmp_path / 'ours.pt').resolve()
     torch.save({'state_dict': {'motion_encoder.norm.weight': torch.ones(2), 'dist_motion_layer.weight': torch.ones(2, 2)}},
                tmp_path / 'spm.pth')
-    err = _problems(reward_ckpt=tmp_path / 'spm.pth')
-    assert "looks like EasyTune's released SPM reward" in str(err) and 'cannot import yet' in str(err)
+    err = _problems(reward_ckpt=tmp_path / 'spm.pth')                     # an SPM file missing most of its tensors
+    assert 'does not match the SPM layout' in str(err)
+    from easytune.official import TINY_TEXT_FOR_TESTS
+    from easytune.paper_inputs import report_reward
+    from easytune.spm import SPM, SPMConfig
+    torch.manual_seed(0)
+    spm = SPM(SPMConfig(mode='M1T0', d_model=16, ff=32, layers=3, heads=2, dropout=0.0, text_dim=32,
+                        text_dir=TINY_TEXT_FOR_TESTS, sentence_dim=24)).freeze()
+    path = spm.export_official(tmp_path / 'spm_M1T0.pth')
+    pi = check_inputs(reward_ckpt=path, text_models=TINY_TEXT_FOR_TESTS)   # a whole SPM file is accepted...
+    assert pi.reward == path.resolve()
+    loaded, info = report_reward(pi, None)                                  # ...and loaded as the run's reward
+    assert info['format'] == 'SPM M1T0' and isinstance(loaded, SPM)
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), spm.state_dict().values()))
 
 
 def test_cli_lists_every_problem_and_runs_nothing(tmp_path, capsys):
