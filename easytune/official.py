@@ -481,7 +481,8 @@ def mean_std_paths(mean_std) -> tuple: # (mean path, std path)
 
 def read_mean_std(mean_std=None, # the model's statistics: a folder or a (mean, std) pair; None: the data folder's
                   data_root=None, # a HumanML3D-format folder whose Mean.npy / Std.npy must agree
-                  feat_dim: int = 263, atol: float = 1e-6) -> dict: # {'mean', 'std' (float32 [feat_dim]), 'source'}
+                  feat_dim: int | None = 263, # values expected (None: any, e.g. HumanML3D's 263 or KIT-ML's 251)
+                  atol: float = 1e-6) -> dict: # {'mean', 'std' (float32 [feat_dim]), 'source'}
     "The feature mean and std a released model was trained with, checked against a data folder's."
     if mean_std is None and data_root is None: raise ValueError("read_mean_std: give mean_std (the model's mean/std) or data_root")
     data = mean_std_paths((Path(data_root) / 'Mean.npy', Path(data_root) / 'Std.npy')) if data_root is not None else None
@@ -490,7 +491,7 @@ def read_mean_std(mean_std=None, # the model's statistics: a folder or a (mean, 
     for p in paths:
         if not p.is_file(): raise FileNotFoundError(f"{p}: normalisation file not found")
         a = np.load(p).astype(np.float32).reshape(-1)
-        if a.shape != (feat_dim,): raise ValueError(f"{p}: expected {feat_dim} values, got shape {np.load(p).shape}")
+        if feat_dim is not None and a.shape != (feat_dim,): raise ValueError(f"{p}: expected {feat_dim} values, got shape {np.load(p).shape}")
         arrays.append(a)
     mean, std = arrays
     if not (std > 0).all(): raise ValueError(f"{paths[1]}: the std has {(std <= 0).sum()} values <= 0")

@@ -27,9 +27,11 @@ def load(kind: str, # 'mld', 'mlcm' (V1 / V2 found from the file) or 'mdm'
         ) -> Backbone: # in eval mode, normalisation recorded in feature_mean / feature_std
     "A released checkpoint as a Backbone, ready to sample, evaluate and fine-tune."
     if kind not in KINDS: raise ValueError(f"kind: expected one of {sorted(KINDS)}, got {kind!r}")
-    norm = read_mean_std(mean_std, data_root)                             # cheap checks first
+    norm = read_mean_std(mean_std, data_root, feat_dim=None)              # cheap checks first (263-d or KIT-ML's 251-d)
     rf = read_released(ckpt_path)
     model = KINDS[kind].from_released(rf, text_dir=text_model, **overrides)
+    if len(norm['mean']) != model.config.feat_dim:
+        raise ValueError(f"{rf.path}: the model makes {model.config.feat_dim}-d features, its normalisation ({norm['source']}) has {len(norm['mean'])}")
     model.set_normalisation(norm['mean'], norm['std']).to(device)
     model.released_from = {'path': rf.path, 'layout': rf.layout, 'note': rf.note, 'normalisation': norm['source'],
                            'ignored': {why: len(keys) for why, keys in model.load_report['ignored'].items()}}

@@ -223,3 +223,19 @@ except ImportError as e: print('IMPORT-ERROR', e)
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert 'IMPORT-ERROR' in out.stdout and "pip install 'easytune[official]'" in out.stdout
+
+
+def test_kit_ml_sized_models_round_trip_and_load_with_their_own_normalisation(tmp_path):
+    "KIT-ML's 251-d features: the sizes come from the file, and the 251-d mean/std are accepted (263-d ones are not)."
+    torch.manual_seed(0)
+    m = OfficialMLD(official_mld_config('mld-v1', **TINY, latent_dim=16, feat_dim=251)).eval()
+    m.export_official(tmp_path / 'mld_kit.ckpt')
+    (tmp_path / 'd').mkdir(); (tmp_path / 'bad').mkdir()
+    np.save(tmp_path / 'd' / 'Mean.npy', np.zeros(251, np.float32)); np.save(tmp_path / 'd' / 'Std.npy', np.ones(251, np.float32))
+    back = load('mld', tmp_path / 'mld_kit.ckpt', TINY_TEXT_FOR_TESTS, data_root=tmp_path / 'd', verbose=False, heads=2)
+    assert back.config.feat_dim == 251 and back.feature_mean.shape == (251,)
+    x = torch.randn(*m.latent_shape(LENGTHS))
+    with torch.no_grad(): assert back.decode(x, LENGTHS).shape == (2, 10, 251) and torch.equal(back.decode(x, LENGTHS), m.decode(x, LENGTHS))
+    np.save(tmp_path / 'bad' / 'Mean.npy', np.zeros(263, np.float32)); np.save(tmp_path / 'bad' / 'Std.npy', np.ones(263, np.float32))
+    with pytest.raises(ValueError, match='makes 251-d features'):
+        load('mld', tmp_path / 'mld_kit.ckpt', TINY_TEXT_FOR_TESTS, data_root=tmp_path / 'bad', verbose=False, heads=2)
