@@ -1,6 +1,6 @@
 """Procedural text-motion dataset in HumanML3D's exact on-disk format.
 
-    python -m data_prep.synthetic --out DIR --n N --seed S [--overwrite] [--workers W]
+    python -m data_prep.synthetic --out DIR --n N --seed S [--overwrite] [--workers W] [--format {humanml3d,kit}]
 
 Every clip is one to three parameterised actions (see `actions.py`) performed by a person with a random
 style, blended at the seams, solved to SMPL-style local rotations with planted feet (`body.py`), turned into
@@ -11,6 +11,15 @@ copy `M<id>` (joints mirrored with `mirror_joints`, captions with `mirror_captio
 Clip i is generated from its own seed (seed, i), so the result does not depend on the number of workers, and
 the same seed gives byte-identical files. The output is written into a temporary folder beside DIR and
 renamed at the end: an interrupted run leaves DIR untouched.
+
+`--format kit` (or `--dataset kit`) writes the same clips in KIT-ML's HumanML3D-style format instead: each clip's
+20 fps world joints are resampled to KIT-ML's 12.5 fps (linear interpolation), mapped to KIT-ML's 21-joint MMM
+skeleton and converted to millimetres by `easytune.motion.kit_joints_from_t2m` (a synthetic approximation of
+KIT's skeleton: see `easytune.motion.KIT_SKELETON` for the chain, names and assumptions), and turned into 251-d
+features by `features_from_joints(..., skeleton=KIT_SKELETON)`; `Mean.npy`/`Std.npy` and `meta/` are KIT's own
+(over its 251-d features), `new_joints/` holds [T, 21, 3] joints in millimetres, texts are the same captions.
+Validation (feet penetration and skating) runs on the HumanML3D version of each clip, so a seed gives the same
+clips (and retries) in both formats. The HumanML3D output is unchanged by this option.
 """
 from __future__ import annotations
 
@@ -25,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ['DEFAULT_N', 'GENERATOR_VERSION', 'generate', 'make_clip', 'make_motion', 'compose', 'clip_stats', 'main']
+__all__ = ['DEFAULT_N', 'GENERATOR_VERSION', 'FORMATS', 'generate', 'resample', 'kit_joints', 'make_clip', 'make_motion', 'compose', 'clip_stats', 'main']
 
 DEFAULT_N = 4000            # source clips (the dataset holds twice as many motions with the mirrored copies)
 GENERATOR_VERSION = '1.2'
@@ -38,6 +47,7 @@ MAX_PENETRATION = 0.01             # m below the floor, feet joints
 MAX_SKATE = 0.01                   # m per frame, mean horizontal slide of planted feet in a clip
 PLANT_HEIGHT = {7: 0.07, 8: 0.07, 10: 0.025, 11: 0.025}  # contact joints below this (at t and t+1) are planted
 FOOT_JOINTS = [7, 10, 8, 11]       # order of the contact features 259:263
+FORMATS = ('humanml3d', 'kit')      # on-disk formats: HumanML3D (22 joints, 263-d, 20 fps, m), KIT-ML (21, 251, 12.5 fps, mm)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -201,10 +211,29 @@ def _valid(st):
 def _clip_id(i): return f'{i:06d}'
 
 
+def resample(joints, # [N, ...] frames at fps_in
+             fps_in=20.0, fps_out=12.5) -> np.ndarray: # [M, ...] float64, frame k at time k / fps_out
+    "Linear resampling in time; M = floor((N - 1) * fps_out / fps_in) + 1 (the last frame is kept when it lands)."
+    x = np.asarray(joints, dtype=np.float64)
+    n_out = int(np.floor((len(x) - 1) * fps_out / fps_in + 1e-9)) + 1
+    t = np.arange(n_out) * (fps_in / fps_out)
+    i0 = np.minimum(np.floor(t).astype(int), len(x) - 1)
+    i1 = np.minimum(i0 + 1, len(x) - 1)
+    w = (t - i0).reshape((-1,) + (1,) * (x.ndim - 1))
+    return x[i0] * (1 - w) + x[i1] * w
+
+
+def kit_joints(world_joints): # [N, 22, 3] world joints at 20 fps, metres
+    "KIT-ML-format joints of a generated motion: [M, 21, 3] float64 at 12.5 fps, millimetres."
+    from easytune.motion import kit_joints_from_t2m, KIT_SKELETON
+    return kit_joints_from_t2m(resample(world_joints, 20.0, KIT_SKELETON.fps), KIT_SKELETON.units_per_metre)
+
+
 def _work(args):
     "Worker: generate, validate and write clip i (and its mirror) into `out`; returns its summary."
-    out, seed, i = args
-    from easytune.motion import features_from_joints, recover_from_ric, mirror_joints, mirror_caption
+    out, seed, i, *rest = args
+    fmt = rest[0] if rest else 'humanml3d'
+    from easytune.motion import features_from_joints, recover_from_ric, mirror_joints, mirror_caption, KIT_SKELETON
     for attempt in range(MAX_ATTEMPTS):
         clip = make_clip(seed, i, attempt)
         j = clip['joints']
@@ -218,6 +247,10 @@ def _work(args):
         if _valid(st) and _valid(mst): break
     else:
         raise RuntimeError(f"clip {i}: failed validation {MAX_ATTEMPTS} times (last: {st}, mirrored: {mst})")
+    if fmt == 'kit':   # the validated clip (and its mirror), in KIT-ML's skeleton, units and frame rate
+        kj, kmj = kit_joints(j), kit_joints(mj)
+        feats, mfeats = (features_from_joints(x, skeleton=KIT_SKELETON) for x in (kj, kmj))
+        nj, mnj = (recover_from_ric(f, joints_num=KIT_SKELETON.joints_num) for f in (feats, mfeats))
     cid = _clip_id(i)
     out = Path(out)
     for name, f, nj_ in ((cid, feats, nj), ('M' + cid, mfeats, mnj)):
@@ -275,9 +308,11 @@ def generate(out_dir, # output folder (HumanML3D layout); must be empty or absen
              seed=0, # base seed: clip i uses seed (seed, i)
              overwrite=False, # replace a non-empty out_dir
              progress=True, # show a tqdm progress bar
-             workers=None # processes (default: the number of CPUs); the result does not depend on it
+             workers=None, # processes (default: the number of CPUs); the result does not depend on it
+             dataset='humanml3d' # on-disk format: 'humanml3d' (22 joints, 263-d) or 'kit' (KIT-ML: 21 joints, 251-d)
             ) -> Path:
     "Generate the synthetic dataset into `out_dir` (atomically) and return its path."
+    if dataset not in FORMATS: raise ValueError(f"dataset: expected one of {FORMATS}, got {dataset!r}")
     out = _check_args(out_dir, n_clips, seed, overwrite, workers)
     from tqdm.auto import tqdm
     from easytune.motion import mean_std
@@ -291,7 +326,8 @@ def generate(out_dir, # output folder (HumanML3D layout); must be empty or absen
     try:
         for sub in ('new_joints', 'new_joint_vecs', 'texts', 'meta'):
             (tmp / sub).mkdir(parents=True)
-        jobs = [(str(tmp), int(seed), i) for i in range(n_clips)]
+        jobs = [(str(tmp), int(seed), i) if dataset == 'humanml3d' else (str(tmp), int(seed), i, dataset)
+                for i in range(n_clips)]
         bar = tqdm(total=n_clips, desc='synthetic clips', disable=not progress, unit='clip')
         results = []
         if workers == 1:
@@ -313,9 +349,10 @@ def generate(out_dir, # output folder (HumanML3D layout); must be empty or absen
         # normalisation over all motions (ids in sorted order: deterministic)
         names = sorted([r['id'] for r in results] + ['M' + r['id'] for r in results])
         feats = np.concatenate([np.load(tmp / 'new_joint_vecs' / f'{nm}.npy') for nm in names], 0)
-        mean, std = mean_std(feats)
+        jn = 21 if dataset == 'kit' else 22
+        mean, std = mean_std(feats, joints_num=jn)
         np.save(tmp / 'Mean.npy', mean.astype(np.float32)); np.save(tmp / 'Std.npy', std.astype(np.float32))
-        mmean, mstd = mean_std(feats, feat_bias=25)
+        mmean, mstd = mean_std(feats, joints_num=jn, feat_bias=25)
         np.save(tmp / 'meta' / 'mean.npy', mmean.astype(np.float64)); np.save(tmp / 'meta' / 'std.npy', mstd.astype(np.float64))
         # index (HumanML3D's index.csv columns) and summary
         with open(tmp / 'index.csv', 'w') as fh:
@@ -323,6 +360,10 @@ def generate(out_dir, # output folder (HumanML3D layout); must be empty or absen
             for r in results:
                 fh.write(f"synthetic/{r['source'].replace(',', ';')},0,{r['frames'] + 1},{r['id']}.npy\n")
         summary = _summary(results, seed, n_clips, sp, feats)
+        if dataset == 'kit':
+            summary.update(format='kit', fps=12.5, joints_num=21, feat_dim=int(feats.shape[1]), units='mm',
+                           skeleton='KIT-ML 21-joint MMM chain (easytune.motion.KIT_SKELETON), synthetic offsets')
+            summary['frames'] = _frames_summary(np.array([r['frames'] for r in results]), 12.5)
         (tmp / 'dataset.json').write_text(json.dumps(summary, indent=1, sort_keys=True) + '\n')
         del feats
         # swap into place
@@ -338,6 +379,11 @@ def generate(out_dir, # output folder (HumanML3D layout); must be empty or absen
     finally:
         torch.set_num_threads(old_threads)
     return out
+
+
+def _frames_summary(frames, fps):
+    return {'total': int(2 * frames.sum()), 'min': int(frames.min()), 'mean': round(float(frames.mean()), 2),
+            'max': int(frames.max()), 'hours': round(float(2 * frames.sum() / fps / 3600), 3)}
 
 
 def _summary(results, seed, n_clips, sp, feats):
@@ -393,10 +439,14 @@ def main(argv=None):
     ap.add_argument('--overwrite', action='store_true', help='replace a non-empty output folder')
     ap.add_argument('--workers', type=int, default=None, help='processes (default: number of CPUs)')
     ap.add_argument('--quiet', action='store_true', help='no progress bar')
+    ap.add_argument('--format', '--dataset', dest='format', choices=FORMATS, default='humanml3d',
+                    help="on-disk format: 'humanml3d' (default; 22 joints, 263-d, 20 fps) or 'kit' "
+                         "(KIT-ML: 21 joints, 251-d, 12.5 fps, millimetres, its own Mean/Std)")
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
     try:
-        out = generate(a.out, a.n, a.seed, overwrite=a.overwrite, progress=not a.quiet, workers=a.workers)
+        out = generate(a.out, a.n, a.seed, overwrite=a.overwrite, progress=not a.quiet, workers=a.workers,
+                       dataset=a.format)
     except (FileExistsError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
@@ -404,7 +454,7 @@ def main(argv=None):
     info = json.loads((out / 'dataset.json').read_text())
     v = info['validation']
     print(f"wrote {info['n_motions']} motions ({info['n_clips']} clips + mirrors) to {out} in {dt:.1f} s, "
-          f"{_dir_size(out) / 2**20:.0f} MiB; foot skate {v['mean_foot_skate_m_per_frame'] * 100:.3f} cm/frame, "
+          f"{_dir_size(out) / 2**20:.0f} MiB ({info.get('format', 'humanml3d')}); foot skate {v['mean_foot_skate_m_per_frame'] * 100:.3f} cm/frame, "
           f"lowest foot {v['lowest_foot_height_m'] * 100:.2f} cm")
     return 0
 

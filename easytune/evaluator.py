@@ -266,7 +266,8 @@ def evaluator_stages(ev: T2MEvaluator, words: LearnedWordVectors, cfg: Evaluator
 # %% ../nbs/05_evaluator.ipynb #6c04967e
 def train_evaluator(root, # a HumanML3D-format folder (with meta/mean.npy, meta/std.npy)
                     config: EvaluatorConfig | None = None, train: EvaluatorTrainConfig | None = None,
-                    spec='humanml3d', progress=True,
+                    spec='auto', # 'humanml3d', 'kit' or 'auto' (from the folder: `easytune.data.detect_spec`)
+                    progress=True,
                     checkpoint_dir=None, # folder for resumable stage checkpoints (None: no checkpoints)
                    ) -> tuple: # (evaluator, learned word vectors, history)
     "Train a T2M evaluator on the train split (val selects the checkpoints), in the evaluator normalisation."

@@ -5,6 +5,7 @@
 # %% ../nbs/00_motion.ipynb #8153dc4c
 from __future__ import annotations
 import os, re
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import torch
@@ -14,11 +15,14 @@ from scipy.ndimage import gaussian_filter1d
 __all__ = ['JOINTS_NUM', 'FEAT_DIM', 'FPS', 'JOINT_NAMES', 'T2M_PARENTS', 'T2M_KINEMATIC_CHAIN', 'T2M_RAW_OFFSETS', 'LEFT_CHAIN',
            'RIGHT_CHAIN', 'FOOT_LEFT', 'FOOT_RIGHT', 'FACE_JOINTS', 'LEG_JOINTS', 'TARGET_SKELETON_JOINTS', 'qmul_np',
            'qinv_np', 'qrot_np', 'qbetween_np', 'quat_from_axis_angle_np', 'quat_to_cont6d_np', 'FEATURE_GROUPS',
+           'T2M_SKELETON', 'KIT_JOINTS_NUM', 'KIT_FEAT_DIM', 'KIT_FPS', 'KIT_JOINT_NAMES', 'KIT_KINEMATIC_CHAIN',
+           'KIT_PARENTS', 'KIT_RAW_OFFSETS', 'T2M_TO_KIT', 'KIT_TOE_EXTENSION', 'KIT_SKELETON', 'SKELETONS',
            'find_fixture_dir', 'offsets_from_joints', 'target_offsets', 'bone_lengths', 'qnormalize', 'qmul', 'qinv',
            'qrot', 'qbetween', 'quat_from_axis_angle', 'qfix', 'quat_to_matrix', 'quat_to_cont6d', 'cont6d_to_matrix',
            'forward_kinematics_chain', 'forward_kinematics_local', 'ik_forward', 'inverse_kinematics', 'feature_groups',
-           'feature_dim', 'uniform_skeleton', 'canonicalize_joints', 'foot_contacts', 'features_from_joints',
-           'recover_root', 'recover_from_ric', 'feature_group_errors', 'mirror_joints', 'mirror_caption', 'mean_std']
+           'feature_dim', 'SkeletonSpec', 'kit_joints_from_t2m', 'uniform_skeleton', 'canonicalize_joints',
+           'foot_contacts', 'features_from_joints', 'recover_root', 'recover_from_ric', 'feature_group_errors',
+           'mirror_joints', 'mirror_caption', 'mean_std']
 
 # %% ../nbs/00_motion.ipynb #694c19d7
 def find_fixture_dir(start=None # folder to search upwards from (default: the current directory)
@@ -224,10 +228,11 @@ def ik_forward(joints, # [N, 22, 3] joint positions (numpy)
 
 def inverse_kinematics(joints, # [N, 22, 3] joint positions
                        smooth_sigma=None, # smoothing of the forward direction, in frames (features use 20)
-                       raw_offsets=T2M_RAW_OFFSETS, chains=T2M_KINEMATIC_CHAIN) -> torch.Tensor: # [N, 22, 4] float64
+                       raw_offsets=T2M_RAW_OFFSETS, chains=T2M_KINEMATIC_CHAIN,
+                       face_joints=FACE_JOINTS) -> torch.Tensor: # [N, 22, 4] float64
     "Rotations in HumanML3D's chain convention that pose the raw skeleton like `joints`."
     j = torch.as_tensor(np.asarray(joints, dtype=np.float64))
-    forward = torch.as_tensor(ik_forward(j.numpy(), smooth_sigma))
+    forward = torch.as_tensor(ik_forward(j.numpy(), smooth_sigma, face_joints))
     root = qbetween(forward, forward.new_tensor([0., 0., 1.]).expand_as(forward)).clone()
     root[0] = root.new_tensor([1., 0., 0., 0.])
     quat = torch.zeros(j.shape[:-1] + (4,), dtype=j.dtype)
@@ -258,36 +263,108 @@ def feature_dim(joints_num=JOINTS_NUM) -> int:
 
 FEATURE_GROUPS = feature_groups(JOINTS_NUM)
 
+# %% ../nbs/00_motion.ipynb #k1t5e1a1
+@dataclass(eq=False, frozen=True)
+class SkeletonSpec:
+    "What the joints -> features pipeline needs to know about a skeleton."
+    name: str
+    joint_names: tuple
+    parents: tuple                 # parent of each joint (-1: root)
+    chains: tuple                  # kinematic chains (HumanML3D chain convention)
+    raw_offsets: np.ndarray        # [J, 3] unit rest direction of each bone
+    target_joints: np.ndarray      # [J, 3] the pose the target offsets are measured on
+    face_joints: tuple             # (r_hip, l_hip, r_shoulder, l_shoulder)
+    leg_joints: tuple              # offsets whose inf-norms give the leg length
+    foot_left: tuple               # (ankle, foot) joints of the first two contact features
+    foot_right: tuple              # (ankle, foot) joints of the last two
+    left_chain: tuple              # joints swapped with right_chain by mirroring
+    right_chain: tuple
+    fps: float = 20.0
+    units_per_metre: float = 1.0   # 1000 for millimetres
+    feet_thre: float = 0.002       # contact threshold on the squared per-frame displacement, in units^2
+
+    @property
+    def joints_num(self) -> int: return len(self.parents)
+    @property
+    def feat_dim(self) -> int: return feature_dim(self.joints_num)
+    def target_offsets(self) -> np.ndarray: # [J, 3] float64
+        return offsets_from_joints(self.target_joints, self.raw_offsets, self.parents)
+    def mirror_perm(self) -> list:
+        perm = list(range(self.joints_num))
+        for l, r in zip(self.left_chain, self.right_chain): perm[l], perm[r] = r, l
+        return perm
+
+T2M_SKELETON = SkeletonSpec('humanml3d', tuple(JOINT_NAMES), tuple(T2M_PARENTS), tuple(map(tuple, T2M_KINEMATIC_CHAIN)),
+                            T2M_RAW_OFFSETS, TARGET_SKELETON_JOINTS, tuple(FACE_JOINTS), tuple(LEG_JOINTS), tuple(FOOT_LEFT),
+                            tuple(FOOT_RIGHT), tuple(LEFT_CHAIN), tuple(RIGHT_CHAIN), fps=20.0)
+
+KIT_JOINTS_NUM, KIT_FEAT_DIM, KIT_FPS = 21, 251, 12.5
+KIT_JOINT_NAMES = ['root', 'torso_lower', 'torso_upper', 'neck', 'head',
+                   'right_shoulder', 'right_elbow', 'right_wrist', 'left_shoulder', 'left_elbow', 'left_wrist',
+                   'right_hip', 'right_knee', 'right_ankle', 'right_ball', 'right_toe',
+                   'left_hip', 'left_knee', 'left_ankle', 'left_ball', 'left_toe']
+KIT_KINEMATIC_CHAIN = [[0, 11, 12, 13, 14, 15], [0, 16, 17, 18, 19, 20], [0, 1, 2, 3, 4], [3, 5, 6, 7], [3, 8, 9, 10]]
+KIT_PARENTS = [-1, 0, 1, 2, 3, 3, 5, 6, 3, 8, 9, 0, 11, 12, 13, 14, 0, 16, 17, 18, 19]
+KIT_RAW_OFFSETS = np.array([[0, 0, 0], [0, 1, 0], [0, 1, 0], [0, 1, 0], [0, 1, 0], [1, 0, 0], [0, -1, 0], [0, -1, 0],
+                            [-1, 0, 0], [0, -1, 0], [0, -1, 0], [1, 0, 0], [0, -1, 0], [0, -1, 0], [0, 0, 1], [0, 0, 1],
+                            [-1, 0, 0], [0, -1, 0], [0, -1, 0], [0, 0, 1], [0, 0, 1]], dtype=np.float64)
+# KIT joint <- HumanML3D joint (the toes, -1, are extrapolated from ankle and ball)
+T2M_TO_KIT = [0, 3, 9, 12, 15, 17, 19, 21, 16, 18, 20, 2, 5, 8, 11, -1, 1, 4, 7, 10, -1]
+KIT_TOE_EXTENSION = 0.35   # toe = ball + this * horizontal (ball - ankle)
+
+def kit_joints_from_t2m(joints, # [..., 22, 3] HumanML3D joints (metres)
+                        units_per_metre=1000.0 # KIT-ML's joints are in millimetres
+                       ) -> np.ndarray: # [..., 21, 3] float64, KIT-ML's joint order and units
+    "Map HumanML3D's 22 joints to KIT-ML's 21 (a synthetic approximation of the MMM skeleton)."
+    j = np.asarray(joints, dtype=np.float64)
+    if j.shape[-2:] != (22, 3): raise ValueError(f"joints: expected [..., 22, 3], got shape {j.shape}")
+    out = j[..., [max(i, 0) for i in T2M_TO_KIT], :].copy()
+    for toe, ball, ankle in ((15, 14, 13), (20, 19, 18)):
+        out[..., toe, :] = out[..., ball, :] + KIT_TOE_EXTENSION * (out[..., ball, :] - out[..., ankle, :]) * np.array([1., 0., 1.])
+    return out * units_per_metre
+
+KIT_SKELETON = SkeletonSpec('kit', tuple(KIT_JOINT_NAMES), tuple(KIT_PARENTS), tuple(map(tuple, KIT_KINEMATIC_CHAIN)),
+                            KIT_RAW_OFFSETS, kit_joints_from_t2m(TARGET_SKELETON_JOINTS), face_joints=(11, 16, 5, 8),
+                            leg_joints=(17, 18), foot_left=(19, 20), foot_right=(14, 15),
+                            left_chain=(16, 17, 18, 19, 20, 8, 9, 10), right_chain=(11, 12, 13, 14, 15, 5, 6, 7),
+                            fps=KIT_FPS, units_per_metre=1000.0, feet_thre=0.002 * 1000.0 ** 2 * (20 / KIT_FPS) ** 2)
+SKELETONS = {'humanml3d': T2M_SKELETON, 't2m': T2M_SKELETON, 'kit': KIT_SKELETON}
+
 # %% ../nbs/00_motion.ipynb #685679da
 def uniform_skeleton(joints, # [N, 22, 3] joint positions of any body
-                     tgt_offsets=None # [22, 3] offsets of the target skeleton (default: HumanML3D's)
+                     tgt_offsets=None, # [22, 3] offsets of the target skeleton (default: the skeleton's)
+                     skeleton=None # a `SkeletonSpec` (default: HumanML3D's 22 joints; `KIT_SKELETON` for KIT-ML)
                     ) -> np.ndarray: # [N, 22, 3] float64, the same motion on the target skeleton
     "Retarget a motion to the target skeleton (scale the root path by the leg-length ratio, IK, FK)."
+    sk = skeleton or T2M_SKELETON
     j = np.asarray(joints, dtype=np.float64)
-    tgt = target_offsets() if tgt_offsets is None else np.asarray(tgt_offsets, dtype=np.float64)
-    src = offsets_from_joints(j[0])
-    leg = lambda o: sum(np.abs(o[i]).max() for i in LEG_JOINTS)
+    tgt = sk.target_offsets() if tgt_offsets is None else np.asarray(tgt_offsets, dtype=np.float64)
+    src = offsets_from_joints(j[0], sk.raw_offsets, sk.parents)
+    leg = lambda o: sum(np.abs(o[i]).max() for i in sk.leg_joints)
     scale = leg(tgt) / leg(src)
-    quat = inverse_kinematics(j)
-    return forward_kinematics_chain(quat, torch.as_tensor(j[:, 0] * scale), torch.as_tensor(tgt)).numpy()
+    quat = inverse_kinematics(j, raw_offsets=sk.raw_offsets, chains=sk.chains, face_joints=sk.face_joints)
+    return forward_kinematics_chain(quat, torch.as_tensor(j[:, 0] * scale), torch.as_tensor(tgt), chains=sk.chains).numpy()
 
-def canonicalize_joints(joints, # [N, 22, 3] joint positions (Y up, metres)
-                        tgt_offsets=None) -> np.ndarray: # [N, 22, 3] float64
+def canonicalize_joints(joints, # [N, 22, 3] joint positions (Y up, metres; KIT-ML: millimetres)
+                        tgt_offsets=None, skeleton=None) -> np.ndarray: # [N, 22, 3] float64
     "Steps 1-4 of the pipeline: target skeleton, on the floor, root XZ at the origin, facing +Z at frame 0."
+    sk = skeleton or T2M_SKELETON
+    J = sk.joints_num
     j = np.asarray(joints, dtype=np.float64)
-    if j.ndim != 3 or j.shape[1] < JOINTS_NUM or j.shape[2] != 3:
-        raise ValueError(f"joints: expected an array [N, 22, 3], got shape {j.shape}")
+    if j.ndim != 3 or j.shape[1] < J or j.shape[2] != 3:
+        raise ValueError(f"joints: expected an array [N, {J}, 3], got shape {j.shape}")
     if len(j) < 2: raise ValueError(f"joints: need at least 2 frames, got {len(j)}")
     if not np.isfinite(j).all(): raise ValueError("joints: contains NaN or Inf")
-    p = uniform_skeleton(j[:, :JOINTS_NUM], tgt_offsets)
+    p = uniform_skeleton(j[:, :J], tgt_offsets, sk)
     p[..., 1] -= p[..., 1].min()
     p -= p[0, 0] * np.array([1., 0., 1.])
-    r_hip, l_hip, sdr_r, sdr_l = FACE_JOINTS
+    r_hip, l_hip, sdr_r, sdr_l = sk.face_joints
     across = (p[0, r_hip] - p[0, l_hip]) + (p[0, sdr_r] - p[0, sdr_l])
     forward = np.cross([0., 1., 0.], across / np.linalg.norm(across))
     forward /= np.linalg.norm(forward)
     q = qbetween_np(forward, np.array([0., 0., 1.]))
     return qrot_np(np.broadcast_to(q, p.shape[:-1] + (4,)), p)
+
 
 # %% ../nbs/00_motion.ipynb #42b364d0
 def foot_contacts(joints, # [N, 22, 3] canonical joints
@@ -299,15 +376,18 @@ def foot_contacts(joints, # [N, 22, 3] canonical joints
     disp = ((j[1:, idx] - j[:-1, idx]) ** 2).sum(-1)
     return (disp < thresh).astype(np.float64)
 
-def features_from_joints(joints, # [N, 22, 3] joint positions, Y up, metres, 20 fps
-                         feet_thre=0.002, # contact threshold on the squared per-frame displacement
-                         tgt_offsets=None, # target skeleton offsets (default: HumanML3D's)
-                         smooth_sigma=20 # forward smoothing for the root rotation, in frames
-                        ) -> np.ndarray: # [N-1, 263] float32
-    "HumanML3D's joints -> features pipeline, quirks included."
-    p = canonicalize_joints(joints, tgt_offsets)
-    contacts = foot_contacts(p, feet_thre)
-    quat = qfix(inverse_kinematics(p, smooth_sigma=smooth_sigma))
+def features_from_joints(joints, # [N, 22, 3] joint positions, Y up, metres, 20 fps (KIT-ML: [N, 21, 3], mm, 12.5 fps)
+                         feet_thre=None, # contact threshold on the squared per-frame displacement (None: the skeleton's)
+                         tgt_offsets=None, # target skeleton offsets (default: the skeleton's)
+                         smooth_sigma=20, # forward smoothing for the root rotation, in frames
+                         skeleton=None # a `SkeletonSpec` (default: HumanML3D's; `KIT_SKELETON` -> 251-d features)
+                        ) -> np.ndarray: # [N-1, 263] float32 (251 for KIT-ML)
+    "HumanML3D's joints -> features pipeline, quirks included, for any `SkeletonSpec`."
+    sk = skeleton or T2M_SKELETON
+    p = canonicalize_joints(joints, tgt_offsets, sk)
+    contacts = foot_contacts(p, sk.feet_thre if feet_thre is None else feet_thre, (sk.foot_left, sk.foot_right))
+    quat = qfix(inverse_kinematics(p, smooth_sigma=smooth_sigma, raw_offsets=sk.raw_offsets, chains=sk.chains,
+                                   face_joints=sk.face_joints))
     r = quat[:, 0]
     pos = torch.as_tensor(p)
     # root: half-yaw velocity, XZ velocity in the heading frame, height
@@ -359,9 +439,10 @@ def feature_group_errors(a, b, # [T, D] two feature arrays
 _MIRROR_PERM = list(range(JOINTS_NUM))
 for _l, _r in zip(LEFT_CHAIN, RIGHT_CHAIN): _MIRROR_PERM[_l], _MIRROR_PERM[_r] = _r, _l
 
-def mirror_joints(joints): # [..., 22, 3] torch or numpy
+def mirror_joints(joints, # [..., 22, 3] torch or numpy ([..., 21, 3] with `KIT_SKELETON`)
+                  skeleton=None): # a `SkeletonSpec` (default: HumanML3D's)
     "Mirror a motion: negate x and swap the left/right chains."
-    out = joints[..., _MIRROR_PERM, :]
+    out = joints[..., _MIRROR_PERM if skeleton is None else skeleton.mirror_perm(), :]
     out = out * (out.new_tensor([-1., 1., 1.]) if isinstance(out, torch.Tensor) else np.array([-1., 1., 1.]))
     return out.astype(np.asarray(joints).dtype) if isinstance(out, np.ndarray) else out
 

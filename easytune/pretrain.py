@@ -17,8 +17,8 @@ from .profiles import PRETRAIN_CONFIGS, PRETRAIN_PROFILES
 # %% auto #0
 __all__ = ['RECIPES', 'KEY_SCHEMA', 'DEFAULT_THREADS', 'cache_root', 'dataset_fingerprint', 'default_data_root', 'Recipe',
            'register_recipe', 'text_identity', 'key_inputs', 'cache_key', 'weights_sha256', 'TrainedEvaluator',
-           'load_split', 'n_parameters', 'model_dir', 'pretrain', 'compare_spl', 'mld_denoiser_sweep', 'schedule',
-           'main']
+           'load_split', 'n_parameters', 'data_feat_dim', 'with_feat_dim', 'model_dir', 'pretrain', 'compare_spl',
+           'mld_denoiser_sweep', 'schedule', 'main']
 
 # %% ../nbs/06_pretrain.ipynb #ef81d2cb
 def cache_root() -> Path:
@@ -53,13 +53,16 @@ def dataset_fingerprint(root) -> str: # 16 hex digits
 
 def default_data_root(seed: int = 0, # generator seed of the embedded dataset
                       n_clips: int | None = None, # clips before mirroring (None: the generator's default)
-                      progress: bool = True) -> Path:
+                      progress: bool = True,
+                      dataset: str = 'humanml3d') -> Path: # 'humanml3d' or 'kit' (KIT-ML's format: 21 joints, 251-d)
     "The embedded synthetic dataset in the cache, generated on first use."
     from data_prep import synthetic
+    if dataset not in synthetic.FORMATS: raise ValueError(f"dataset: expected one of {synthetic.FORMATS}, got {dataset!r}")
     n = n_clips or synthetic.DEFAULT_N
-    root = cache_root() / 'data' / f'synthetic-v{synthetic.GENERATOR_VERSION}-n{n}-seed{seed}'
+    kind = 'synthetic' if dataset == 'humanml3d' else f'synthetic-{dataset}'
+    root = cache_root() / 'data' / f'{kind}-v{synthetic.GENERATOR_VERSION}-n{n}-seed{seed}'
     if not (root / 'dataset.json').exists():
-        synthetic.generate(root, n_clips=n, seed=seed, overwrite=root.exists(), progress=progress)
+        synthetic.generate(root, n_clips=n, seed=seed, overwrite=root.exists(), progress=progress, dataset=dataset)
     return root
 
 # %% ../nbs/06_pretrain.ipynb #8e2b5098
@@ -214,6 +217,18 @@ def load_split(root, split, normalise='dataset', seed=0):
 
 def n_parameters(model: nn.Module) -> int: return sum(p.numel() for p in model.parameters())
 
+def data_feat_dim(root) -> int:
+    "Features per frame of a dataset folder (263 HumanML3D, 251 KIT-ML; `easytune.data.detect_spec`)."
+    from .data import detect_spec
+    return detect_spec(root).feat_dim if root is not None else 263
+
+def with_feat_dim(cfg, feat_dim: int):
+    "`cfg` with its motion feature size (`feat_dim`, or the evaluator's `dim_pose`) set to `feat_dim`; the same object when it already matches."
+    from dataclasses import replace
+    for f in ('feat_dim', 'dim_pose'):
+        if hasattr(cfg, f) and getattr(cfg, f) != feat_dim: return replace(cfg, **{f: feat_dim})
+    return cfg
+
 def model_dir(kind, data_root=None, profile='cpu', seed=0, config=None, train_config=None, threads=None) -> Path:
     "The cache folder of a model (whether or not it is trained yet)."
     return _resolve(kind, data_root, profile, seed, config, train_config, threads)[0]
@@ -224,6 +239,7 @@ def _resolve(kind, data_root, profile, seed, config, train_config, threads=None)
     r = RECIPES[kind]
     cfg0, tcfg0 = r.configs(profile)
     cfg, tcfg = config or cfg0, train_config or tcfg0
+    if config is None: cfg = with_feat_dim(cfg, data_feat_dim(data_root))   # KIT-ML folders: 251-d models
     if hasattr(tcfg, 'seed'): tcfg.seed = seed
     threads = _check_threads(threads)
     dep_keys = [model_dir(d, data_root, profile, seed, threads=threads).name for d in r.depends_on]
