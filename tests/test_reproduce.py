@@ -111,7 +111,7 @@ def test_seed_budgets_and_parameters():
     assert BUDGETS['smoke'].seeds == 2 and BUDGETS['cpu'].seeds >= 3 and BUDGETS['paper'].seeds == 5
     assert seed_list(3, None, 'cpu') == list(range(3, 3 + BUDGETS['cpu'].seeds))
     assert seed_list(0, 1, 'paper') == [0]
-    for nb in ('table1', 'table3', 'table4', 'table6', 'ablations', 'gradients'):
+    for nb in ('table1', 'table3', 'table4', 'table5', 'table6', 'ablations', 'gradients'):
         assert {'seed', 'seeds'} <= set(declared_parameters(nbs_dir() / f'reproduce_{nb}.ipynb')), nb
     assert median_range([5.0, float('nan'), 2.0, 3.0]) == (4.0, 2.0, 5.0, 3, 4)
 
