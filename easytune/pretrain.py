@@ -219,7 +219,7 @@ def n_parameters(model: nn.Module) -> int: return sum(p.numel() for p in model.p
 
 def data_feat_dim(root) -> int:
     "Features per frame of a dataset folder (263 HumanML3D, 251 KIT-ML; `easytune.data.detect_spec`)."
-    from .data import detect_spec
+    from easytune.data import detect_spec
     return detect_spec(root).feat_dim if root is not None else 263
 
 def with_feat_dim(cfg, feat_dim: int):
