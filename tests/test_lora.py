@@ -128,3 +128,12 @@ def test_errors_and_reuse():
     assert [id(q) for q in attach_lora(bb, 2)] == [id(q) for q in p]    # the same spec: the same adapters
     with pytest.raises(ValueError, match='already attached'): attach_lora(bb, 4)
     c = copy.deepcopy(bb); merge_lora(c); assert has_lora(bb) and not has_lora(c)
+
+
+def test_finetune_cost_lora_variant():
+    from easytune.bench import finetune_cost, format_cost
+    res = finetune_cost('smoke', backbones=('mld',), steps=(4,), methods=('easytune',), progress=False, lora_rank=4)
+    t = res['table'].set_index('variant')
+    assert set(t.index) == {'plain', 'lean', 'lora-r4'}
+    assert 0 < t.loc['lora-r4', 'trainable_params'] < t.loc['plain', 'trainable_params'] and t.loc['lora-r4', 'saved_mib'] > 0
+    assert 'lora-r4_easytune_mem_ratio' in res['ratios']['by_backbone']['mld'] and 'LoRA' in format_cost(res)
