@@ -36,7 +36,8 @@ setuptools.setup(
     include_package_data=True,
     install_requires=req('requirements'),
     extras_require={'dev': req('dev_requirements'), 'notebooks': req('notebook_requirements'),
-                    'official': req('official_requirements')},   # the released models' text towers (easytune.official)
+                    'official': req('official_requirements'),    # the released models' text towers (easytune.official)
+                    'lora': req('lora_requirements')},           # LoRA fine-tuning (easytune.lora; FinetuneConfig.lora_rank)
     zip_safe=False,
     entry_points={'console_scripts': req('console_scripts'),
                   'nbdev': [f'{cfg["lib_path"]}={cfg["lib_path"]}._modidx:d']},

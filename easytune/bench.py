@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_bench.ipynb #d6985c9b
 from __future__ import annotations
-import argparse, ctypes, gc, json, os, sys, tempfile, time
+import argparse, copy, ctypes, gc, json, os, sys, tempfile, time
 from dataclasses import replace
 from pathlib import Path
 import numpy as np
@@ -93,8 +93,10 @@ def _mib(x): return None if x is None else x / 2 ** 20
 
 def measure_methods(bb, reward, methods, steps, texts, lengths, seed: int = 0, device='cpu',
                     lean: tuple = (), # methods to measure again with checkpoint_reward=True
-                    progress: bool = False) -> pd.DataFrame:
-    "One row per (steps, method[, lean]): saved MiB, extra resident MiB, seconds, seconds per optimisation."
+                    progress: bool = False,
+                    lora: tuple = (), # methods to measure again with LoRA adapters (variant 'lora-r{rank}'; needs peft)
+                    lora_rank: int = 8) -> pd.DataFrame:
+    "One row per (steps, method[, variant]): saved MiB, extra resident MiB, seconds, seconds per optimisation, trainable parameters."
     state = {k: v.clone() for k, v in bb.state_dict().items()}
     rows, B = [], len(texts)
     exclude = [bb, reward]
@@ -102,18 +104,20 @@ def measure_methods(bb, reward, methods, steps, texts, lengths, seed: int = 0, d
         ft0 = Finetuner(bb, reward, get_config('easytune', batch_size=B, num_steps=T))
         _trim()
         s = measure_update(lambda: ft0.evaluate(texts, lengths, seed), device=device, exclude=exclude)
-        jobs = [(m, False) for m in methods] + [(m, True) for m in lean]
-        for m, is_lean in jobs:
-            cfg = get_config(m, batch_size=B, num_steps=T, **({'checkpoint_reward': True} if is_lean else {}))
-            ft = Finetuner(bb, reward, cfg)
+        jobs = [(m, 'plain') for m in methods] + [(m, 'lean') for m in lean] + [(m, f'lora-r{lora_rank}') for m in lora]
+        for m, variant in jobs:
+            over = {'checkpoint_reward': True} if variant == 'lean' else ({'lora_rank': lora_rank} if variant != 'plain' else {})
+            cfg = get_config(m, batch_size=B, num_steps=T, **over)
+            ft = Finetuner(copy.deepcopy(bb) if cfg.lora_rank else bb, reward, cfg)   # LoRA changes its backbone: a copy
             _trim()
             c0 = time.process_time()
             r = measure_update(lambda: ft.update(texts, lengths, torch.Generator().manual_seed(seed)), device=device,
-                               exclude=exclude)
+                               exclude=exclude + [ft.backbone])
             cpu = time.process_time() - c0
             bb.load_state_dict(state)
             logs = r['result']
-            rows.append({'steps': T, 'method': m, 'variant': 'lean' if is_lean else 'plain', 'batch_size': B,
+            rows.append({'steps': T, 'method': m, 'variant': variant, 'batch_size': B,
+                         'trainable_params': sum(q.numel() for q in ft.opt_params),
                          'saved_mib': _mib(r['saved_bytes']),
                          'rss_extra_mib': None if r['rss_peak_delta'] is None or s['rss_peak_delta'] is None
                                           else _mib(r['rss_peak_delta'] - s['rss_peak_delta']),
@@ -123,7 +127,7 @@ def measure_methods(bb, reward, methods, steps, texts, lengths, seed: int = 0, d
                          'cpu_sec_per_opt': cpu / max(logs['n_opt_steps'], 1),
                          'n_grad_steps': logs['n_grad_steps'], 'n_denoiser_calls': logs['n_denoiser_calls'],
                          'sample_seconds': s['seconds']})
-            if progress: print(f"  T={T:4d} {m:15s}{' (lean)' if is_lean else '':8s} saved {rows[-1]['saved_mib']:9.1f} MiB  "
+            if progress: print(f"  T={T:4d} {m:15s}{'' if variant == 'plain' else f' ({variant})':10s} saved {rows[-1]['saved_mib']:9.1f} MiB  "
                                f"{r['seconds']:7.2f} s", flush=True)
             del ft, r
     return pd.DataFrame(rows)
@@ -151,10 +155,11 @@ def cost_ratios(table: pd.DataFrame, # measure_methods rows with a 'backbone' co
                   'sec_ratio_draft50_easytune_per_trajectory': val(bk, 'draft-50', T, 'seconds') / val(bk, 'easytune', T, 'seconds'),
                   'cpu_sec_ratio_draft50_easytune': val(bk, 'draft-50', T, 'cpu_sec_per_opt') / val(bk, 'easytune', T, 'cpu_sec_per_opt'),
                   'steps': T, 'flatness_steps': [Ts[0], Ts[-1]] if Ts else None}
-        lean = table[(table['backbone'] == bk) & (table['variant'] == 'lean') & (table['steps'] == T)]
-        for m in lean['method']:
-            by[bk][f'lean_{m}_mem_ratio'] = float(lean[lean['method'] == m][measure].iloc[0]) / val(bk, m, T)
-            by[bk][f'lean_{m}_time_ratio'] = float(lean[lean['method'] == m]['seconds'].iloc[0]) / val(bk, m, T, 'seconds')
+        other = table[(table['backbone'] == bk) & (table['variant'] != 'plain') & (table['steps'] == T)]
+        for v, m in zip(other['variant'], other['method']):         # lean_{m}_..., lora-r8_{m}_...: against plain
+            row = other[(other['variant'] == v) & (other['method'] == m)]
+            by[bk][f'{v}_{m}_mem_ratio'] = float(row[measure].iloc[0]) / val(bk, m, T)
+            by[bk][f'{v}_{m}_time_ratio'] = float(row['seconds'].iloc[0]) / val(bk, m, T, 'seconds')
     worst = lambda k, f: f(by[b][k] for b in by)
     out['easytune_over_refl_mem'] = worst('easytune_over_refl_mem', max)
     out['extra_mem_flatness_easytune'] = worst('extra_mem_flatness_easytune', max)
@@ -178,6 +183,7 @@ def finetune_cost(profile: str = 'smoke', # 'smoke' or 'cpu'
                   seed: int = 0, data_root=None, # captions and lengths from this folder's train split (None: synthetic)
                   device='cpu', progress: bool = True,
                   text_encoder: str | None = None, # see `bench_models`
+                  lora_rank: int = 0, # > 0: the lean methods measured again with LoRA adapters of this rank (needs peft)
                  ) -> dict: # {'table': DataFrame, 'ratios': dict, 'meta': dict}
     "Measure every method's update on each backbone and step count; the table and the paper's ratios."
     if profile not in BENCH: raise ValueError(f"profile: expected one of {sorted(BENCH)}, got {profile!r}")
@@ -193,14 +199,14 @@ def finetune_cost(profile: str = 'smoke', # 'smoke' or 'cpu'
     t0 = time.perf_counter()
     gc.collect(); gc.freeze()          # long-lived objects leave the collector's view: measure_update's gc.collect is fast
     try: tables = _run_backbones(backbones, steps, methods, head, P, profile, batch_size, seed, data_root, device, progress, meta,
-                                 text_encoder)
+                                 text_encoder, lora_rank)
     finally: gc.unfreeze()
     table = pd.DataFrame(pd.concat(tables, ignore_index=True))
     meta['seconds'] = time.perf_counter() - t0
     return {'table': table, 'ratios': cost_ratios(table, head), 'meta': meta}
 
 def _run_backbones(backbones, steps, methods, head, P, profile, batch_size, seed, data_root, device, progress, meta,
-                   text_encoder=None):
+                   text_encoder=None, lora_rank=0):
     tables = []
     for bk in backbones:
         bb, rw, source = bench_models(bk, profile, seed, text_encoder)
@@ -212,7 +218,8 @@ def _run_backbones(backbones, steps, methods, head, P, profile, batch_size, seed
         for T in steps:
             ms = methods if T == head else tuple(m for m in (P.methods_all_T or PRESETS) if m in methods) or ('easytune',)
             lean = tuple(m for m in P.lean if m in methods) if T == head else ()
-            df = measure_methods(bb, rw, ms, (T,), texts, lengths.to(device), seed, device, lean, progress)
+            lora = lean if lora_rank else ()
+            df = measure_methods(bb, rw, ms, (T,), texts, lengths.to(device), seed, device, lean, progress, lora, lora_rank)
             df.insert(0, 'backbone', bk); tables.append(df)
         del bb, rw; gc.collect(); _trim()
     return tables
@@ -238,6 +245,11 @@ def format_cost(res: dict) -> str:
         if len(lean):
             out.append(f"-- {bk}: memory-lean (decoder + reward checkpointed)")
             out.append(lean[['method', 'steps', 'saved_mib', 'seconds']].round(2).to_string(index=False))
+        lora = t[(t['backbone'] == bk) & t['variant'].str.startswith('lora')]
+        if len(lora):
+            out.append(f"-- {bk}: LoRA (adapters only) against full fine-tuning")
+            both = pd.concat([sub[sub['method'].isin(lora['method']) & sub['steps'].isin(lora['steps'])], lora])
+            out.append(both[['method', 'variant', 'steps', 'trainable_params', 'saved_mib', 'seconds']].round(2).to_string(index=False))
     r = {k: v for k, v in res['ratios'].items() if k != 'by_backbone'}
     out.append('== ratios'); out.append(json.dumps(r, indent=1))
     out.append('== per backbone'); out.append(json.dumps(res['ratios']['by_backbone'], indent=1))
@@ -259,6 +271,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument('--threads', type=int, default=None, help='torch threads')
     p.add_argument('--text-encoder', default=None, help="measure randomly initialised cpu-sized models with this text "
                    "encoder (e.g. 'hash', on a machine without the cache or MiniLM); default: the cached models")
+    p.add_argument('--lora-rank', type=int, default=0, help='finetune-cost: also measure the lean methods with LoRA '
+                   "adapters of this rank (rows variant='lora-rR'; needs peft)")
     p.add_argument('--nproc', default='1,2', help='finetune-ddp: world sizes (one torchrun launch each)')
     p.add_argument('--trajectories', type=int, default=None, help='finetune-ddp: timed trajectories per method')
     p.add_argument('--worker-out', default=None, help=argparse.SUPPRESS)   # a finetune-ddp rank under torchrun
@@ -277,7 +291,8 @@ def main(argv=None):
     bks = [b for b in a.backbones.split(',') if b]
     if any(b not in ('mld', 'mdm') for b in bks): p.error(f"--backbones: expected a comma-separated subset of mld,mdm, got {a.backbones!r}")
     if a.threads: torch.set_num_threads(a.threads)
-    res = finetune_cost(a.profile, bks, steps, methods, a.batch_size, a.seed, a.data, a.device, text_encoder=a.text_encoder)
+    res = finetune_cost(a.profile, bks, steps, methods, a.batch_size, a.seed, a.data, a.device, text_encoder=a.text_encoder,
+                        lora_rank=a.lora_rank)
     print(format_cost(res))
     if a.json:
         blob = {'table': res['table'].to_dict(orient='records'), **res['ratios'], 'meta': res['meta']}

@@ -21,6 +21,7 @@ from .diffusion import q_sample, diffusion_loss
 from .data import atomic_write
 from .reward import ToyReward
 from .distributed import BACKENDS, Layout, setup, teardown, run_torchrun
+from .lora import LORA_TARGETS, attach_lora, merge_lora
 
 # %% auto #0
 __all__ = ['GRAD_STEPS', 'PRESETS', 'VAL_SEED', 'REWARD_KINDS', 'easytune_reference', 'FinetuneConfig', 'get_config', 'Plan',
@@ -96,6 +97,10 @@ class FinetuneConfig:
     reg: str | None = None            # None, 'kl' (to the frozen base model's output) or 'diffusion' (pretraining loss)
     reg_weight: float = 0.0           # weight of the regulariser
     checkpoint_reward: bool = False   # recompute decoder + reward in backward (torch.utils.checkpoint): less memory
+    # --- beyond the paper: LoRA adapters instead of the whole denoiser (easytune.lora; needs peft) ---
+    lora_rank: int = 0                # r of the adapters (0: off: every denoiser parameter is trained)
+    lora_alpha: float | None = None   # the adapters' scale is alpha / r (None: alpha = r)
+    lora_targets: str = 'attn-mlp'    # 'attn-mlp' (attention + feed-forward) or 'all-linear' (easytune.lora.lora_targets)
 
     def validate(self):
         "Raise one clear error for a bad field value or an inconsistent combination."
@@ -131,6 +136,9 @@ class FinetuneConfig:
         if self.step_weight not in ('uniform', 'early', 'late'): bad('step_weight', "'uniform', 'early' or 'late'")
         if self.reg not in (None, 'kl', 'diffusion'): bad('reg', "None, 'kl' or 'diffusion'")
         if self.reg_weight < 0: bad('reg_weight', '>= 0')
+        if not (isinstance(self.lora_rank, int) and self.lora_rank >= 0): bad('lora_rank', 'an int >= 0 (0: off)')
+        if self.lora_alpha is not None and not self.lora_alpha > 0: bad('lora_alpha', 'None or > 0')
+        if self.lora_targets not in LORA_TARGETS: bad('lora_targets', f'one of {LORA_TARGETS}')
         return self
 
 # %% ../nbs/07_finetune.ipynb #598967b2
@@ -240,8 +248,9 @@ class Finetuner:
         self.config = c = (config or get_config('easytune')).validate()
         self.backbone, self.reward = backbone, reward
         if isinstance(reward, nn.Module): reward.eval().requires_grad_(False)
+        adapters = attach_lora(backbone, c.lora_rank, c.lora_alpha, c.lora_targets) if c.lora_rank else None   # in place
         backbone.requires_grad_(False)
-        self.params = list(backbone.denoiser_parameters())
+        self.params = adapters if adapters is not None else list(backbone.denoiser_parameters())   # what the optimiser updates
         for q in self.params: q.requires_grad_(True)
         self.sampler = backbone.make_sampler(c.sampler, c.num_steps, c.eta)
         self.n = len(self.sampler.timesteps)
@@ -525,7 +534,13 @@ def _fingerprint(data_root, backbone, reward, cfg, seed, updates) -> dict:
     from easytune.pretrain import dataset_fingerprint, weights_sha256
     return {'data': dataset_fingerprint(data_root), 'backbone': weights_sha256(backbone)[:16],
             'reward': weights_sha256(reward)[:16] if isinstance(reward, nn.Module) else type(reward).__name__,
-            'config': json.dumps(asdict(cfg), sort_keys=True, default=str), 'seed': seed, 'updates': updates}
+            'config': _config_json(cfg), 'seed': seed, 'updates': updates}
+
+def _config_json(cfg: FinetuneConfig) -> str:
+    "The config as a run's identity; the LoRA fields only when on (so checkpoints written before them still resume)."
+    d = asdict(cfg)
+    if not cfg.lora_rank: d = {k: v for k, v in d.items() if not k.startswith('lora_')}
+    return json.dumps(d, sort_keys=True, default=str)
 
 @dataclass
 class _Record:
@@ -592,7 +607,7 @@ def finetune(backbone: Backbone, # the pretrained model (fine-tuned in place)
     if lay.group: lay.check_same(_fingerprint(data_root, backbone, reward, cfg, seed, updates), 'the data and the models')
     ft = Finetuner(backbone, reward, cfg); ft.ddp, ft.chain_sync = lay.wrap(backbone), chain_sync   # DDP under torchrun
     validate = lambda: _val_reward(ft, vb, lay)
-    ck = Checkpoint(checkpoint, {'config': json.dumps(asdict(cfg), sort_keys=True, default=str), 'seed': seed}, checkpoint_every)
+    ck = Checkpoint(checkpoint, {'config': _config_json(cfg), 'seed': seed}, checkpoint_every)
     rec = _start(ck, ft, validate, vb is not None, lay)
     elapsed, cpu = rec.hist[-1]['seconds'], rec.hist[-1]['cpu_seconds']
     bar = tqdm(range(rec.start, updates), initial=rec.start, total=updates, desc=cfg.method, disable=not (progress and lay.is_main))
@@ -619,7 +634,7 @@ def finetune(backbone: Backbone, # the pretrained model (fine-tuned in place)
                     world_size=lay.world_size, shards=lay.shards, backend=lay.backend)
     if stop_after is not None and not rec.stopped and (stop_after < updates): return backbone, df
     if best is not None: backbone.load_state_dict(best[2])
-    backbone.eval()
+    merge_lora(backbone).eval()              # LoRA: the adapters folded into the weights (no-op without)
     return backbone, df
 
 # %% ../nbs/07_finetune.ipynb #aef0b375

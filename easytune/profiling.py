@@ -37,10 +37,9 @@ class SavedTensorTracker:
     def __init__(self, exclude: Iterable = (), # tensors or modules whose storages are never counted
                  trace: bool = False): # also record (event, live bytes) after every pack/release
         keys = set()
-        for e in exclude:
-            for t in (e.parameters() if isinstance(e, nn.Module) else [e]):
-                if isinstance(e, nn.Module): keys.update(_storage_key(b)[0] for b in e.buffers())
-                keys.add(_storage_key(t)[0])
+        for e in exclude:     # listed before use: walking a peft LoRA attention's modules re-registers its weights
+            tensors = [*e.parameters(), *e.buffers()] if isinstance(e, nn.Module) else [e]
+            keys.update(_storage_key(t)[0] for t in tensors)
         self.excluded = keys
         self.refs: dict = {}            # storage key -> number of live saved tensors referencing it
         self.sizes: dict = {}           # storage key -> bytes
