@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_bench.ipynb #d6985c9b
 from __future__ import annotations
-import argparse, copy, ctypes, gc, json, os, sys, tempfile, time
+import argparse, copy, ctypes, gc, json, os, subprocess, sys, tempfile, time
 from dataclasses import replace
 from pathlib import Path
 import numpy as np
@@ -15,10 +15,11 @@ from .finetune import PRESETS, Finetuner, Shard, get_config, tiny_backbone
 from .profiling import measure_update, reset_rss_peak, rss_peak
 from .distributed import CommTimer, run_torchrun, setup, teardown
 from .data import atomic_write
-from .profiles import BENCH, BENCH_DDP, TINY_BACKBONE
+from .profiles import BENCH, BENCH_DDP, TINY_BACKBONE, OFFICIAL_BACKBONES, TINY_OFFICIAL
 
 # %% auto #0
-__all__ = ['TARGETS', 'bench_models', 'bench_batch', 'measure_methods', 'cost_ratios', 'finetune_cost', 'format_cost', 'main',
+__all__ = ['TARGETS', 'PAPER_TABLE1_MEM', 'bench_models', 'official_models', 'param_counts', 'bench_batch', 'measure_methods',
+           'cost_ratios', 'sub_batch', 'scale_saved', 'finetune_cost', 'format_cost', 'saved_by_method', 'main',
            'ddp_worker', 'finetune_ddp', 'format_ddp']
 
 # %% ../nbs/10_bench.ipynb #c29dbd5b
@@ -50,9 +51,13 @@ def bench_models(backbone: str, # 'mld' or 'mdm'
     the MiniLM package (a GPU box, say)."""
     from easytune import mld, mdm
     from easytune.reward import RewardModel, RewardConfig, ToyReward
-    if backbone not in ('mld', 'mdm'): raise ValueError(f"backbone: expected 'mld' or 'mdm', got {backbone!r}")
-    if profile not in BENCH: raise ValueError(f"profile: expected 'smoke' or 'cpu', got {profile!r}")
+    if profile not in BENCH: raise ValueError(f"profile: expected one of {sorted(BENCH)}, got {profile!r}")
     models = BENCH[profile].models
+    official = models.startswith('official')
+    if backbone not in (OFFICIAL_BACKBONES if official else ('mld', 'mdm')):
+        raise ValueError(f"backbone: expected one of {OFFICIAL_BACKBONES if official else ('mld', 'mdm')} for profile "
+                         f"{profile!r}, got {backbone!r}")
+    if official: return official_models(backbone, models == 'official-tiny', seed)
     torch.manual_seed(seed)
     if models == 'tiny':
         if backbone == 'mld': bb = tiny_backbone('mld', seed)
@@ -75,6 +80,33 @@ def bench_models(backbone: str, # 'mld' or 'mdm'
     if rw is None: rw, source = RewardModel(RewardConfig(noise_aware=True, **te)), source + '+random-reward'
     return bb.eval(), rw.eval().requires_grad_(False), source
 
+def official_models(backbone: str, # 'mld-official' or 'mdm-official'
+                    tiny: bool = False, # TINY_OFFICIAL sizes (tests) instead of the released ones
+                    seed: int = 0) -> tuple: # (backbone, reward, source)
+    """A released-size MLD or MDM and the full-size noise-aware SPM reward, randomly initialised (the paper's setting).
+
+    The released text towers need downloaded weights; tiny random towers stand in, built with the released output width
+    (CLIP-L 768 for MLD, CLIP-B 512 for MDM), so every layer the update trains or backpropagates through is the
+    released size. The towers are frozen and outside the gradient path: they change no byte saved for backward."""
+    from easytune.mld_official import OfficialMLD, official_mld_config
+    from easytune.mdm_official import OfficialMDM, OfficialMDMConfig
+    from easytune.spm import SPM, SPMConfig
+    from easytune.official import TINY_TEXT_FOR_TESTS
+    torch.manual_seed(seed)
+    sizes = TINY_OFFICIAL[backbone] if tiny else {}
+    if backbone == 'mld-official': bb = OfficialMLD(official_mld_config('mld', text_dir=TINY_TEXT_FOR_TESTS, **sizes))
+    else: bb = OfficialMDM(OfficialMDMConfig(text_dir=TINY_TEXT_FOR_TESTS, **sizes))
+    bb.set_normalisation(np.zeros(bb.config.feat_dim), np.ones(bb.config.feat_dim))
+    spm = SPMConfig(mode='M1T0', text_dir=TINY_TEXT_FOR_TESTS, text_dim=32, sentence_dim=24, **(TINY_OFFICIAL['spm'] if tiny else {}))
+    rw = SPM(spm).freeze()
+    size = 'tiny official-format' if tiny else 'released-size'
+    return bb.eval(), rw.eval(), f'random {size} (tiny random text tower, {bb.config.text_dim}-d output)'
+
+def param_counts(bb, reward) -> dict: # {'denoiser', 'backbone', 'reward'}: parameter counts (text towers excluded)
+    "Parameters of the trained denoiser, of the whole backbone and of the reward (the frozen text towers are not modules)."
+    n = lambda ps: int(sum(p.numel() for p in ps))
+    return {'denoiser': n(bb.denoiser_parameters()), 'backbone': n(bb.parameters()), 'reward': n(reward.parameters())}
+
 def bench_batch(batch_size: int, seed: int = 0, data_root=None,
                 max_len: int = 196) -> tuple: # (captions, lengths [B])
     "Captions and lengths: the first seeded train batch of `data_root`, or synthetic ones (lengths 40..max_len, multiples of 4)."
@@ -95,19 +127,20 @@ def measure_methods(bb, reward, methods, steps, texts, lengths, seed: int = 0, d
                     lean: tuple = (), # methods to measure again with checkpoint_reward=True
                     progress: bool = False,
                     lora: tuple = (), # methods to measure again with LoRA adapters (variant 'lora-r{rank}'; needs peft)
-                    lora_rank: int = 8) -> pd.DataFrame:
+                    lora_rank: int = 8,
+                    sampler: str | None = None) -> pd.DataFrame: # None: the presets' ('ddim'); e.g. 'ddpm' (MDM's own)
     "One row per (steps, method[, variant]): saved MiB, extra resident MiB, seconds, seconds per optimisation, trainable parameters."
     state = {k: v.clone() for k, v in bb.state_dict().items()}
     rows, B = [], len(texts)
-    exclude = [bb, reward]
+    exclude, smp = [bb, reward], {} if sampler is None else {'sampler': sampler}
     for T in steps:
-        ft0 = Finetuner(bb, reward, get_config('easytune', batch_size=B, num_steps=T))
+        ft0 = Finetuner(bb, reward, get_config('easytune', batch_size=B, num_steps=T, **smp))
         _trim()
         s = measure_update(lambda: ft0.evaluate(texts, lengths, seed), device=device, exclude=exclude)
         jobs = [(m, 'plain') for m in methods] + [(m, 'lean') for m in lean] + [(m, f'lora-r{lora_rank}') for m in lora]
         for m, variant in jobs:
             over = {'checkpoint_reward': True} if variant == 'lean' else ({'lora_rank': lora_rank} if variant != 'plain' else {})
-            cfg = get_config(m, batch_size=B, num_steps=T, **over)
+            cfg = get_config(m, batch_size=B, num_steps=T, **smp, **over)
             ft = Finetuner(copy.deepcopy(bb) if cfg.lora_rank else bb, reward, cfg)   # LoRA changes its backbone: a copy
             _trim()
             c0 = time.process_time()
@@ -176,8 +209,50 @@ def cost_ratios(table: pd.DataFrame, # measure_methods rows with a 'backbone' co
     return out
 
 # %% ../nbs/10_bench.ipynb #617495af
-def finetune_cost(profile: str = 'smoke', # 'smoke' or 'cpu'
-                  backbones=('mld', 'mdm'), steps=(20, 50, 100, 200), # step counts T
+_HERE = Path(__file__).parent if '__file__' in globals() else None     # the package folder (None in the notebook: the cwd)
+
+def _load() -> list | None:
+    try: return [round(x, 2) for x in os.getloadavg()]
+    except OSError: return None
+
+def _commit() -> str | None:
+    "This checkout's commit ('-dirty' with uncommitted changes), or None outside a git checkout."
+    try:
+        run = lambda *a: subprocess.run(['git', *a], cwd=_HERE, capture_output=True, text=True, timeout=10)
+        head = run('rev-parse', 'HEAD').stdout.strip()
+        return (head + ('-dirty' if run('status', '--porcelain', '--untracked-files=no').stdout.strip() else '')) or None
+    except (OSError, subprocess.SubprocessError): return None
+
+def sub_batch(texts, lengths, b: int, device='cpu') -> tuple: # (captions, lengths [b])
+    "The first `b` prompts of a batch, the first one as long as the batch's longest: every tensor keeps the full batch's frames."
+    out = lengths[:b].clone(); out[0] = lengths.max()
+    return list(texts[:b]), out.to(device)
+
+def scale_saved(measured: pd.DataFrame, # measure_methods rows at several batch sizes (one backbone)
+                batch_size: int, tol: float = 0.01) -> pd.DataFrame: # the measured rows ('measured') and one row per method at batch_size
+    """Saved bytes at a batch too large to run, from smaller ones: the least-squares line of saved MiB over the batch, read
+    at `batch_size`, only where the points lie on it (3+ batches: every residual <= `tol` x the largest value; 2: the line
+    passes through 0 within that). Otherwise NaN. Times are not extrapolated (NaN)."""
+    rows = []
+    for (T, m, v), g in measured.groupby(['steps', 'method', 'variant'], sort=False):
+        b, y = g['batch_size'].to_numpy(float), g['saved_mib'].to_numpy(float)
+        slope, icpt = np.polyfit(b, y, 1)
+        top = max(float(np.abs(y).max()), 1e-12)
+        resid = float(np.abs(y - (slope * b + icpt)).max()) / top if len(b) > 2 else abs(float(icpt)) / top
+        linear = len(set(b)) >= 2 and resid <= tol
+        last = g.iloc[-1]
+        rows.append({'steps': T, 'method': m, 'variant': v, 'batch_size': batch_size,
+                     'saved_mib': float(slope * batch_size + icpt) if linear else float('nan'),
+                     **{k: float('nan') for k in ('rss_extra_mib', 'cuda_extra_mib', 'seconds', 'sec_per_opt', 'cpu_seconds',
+                                                  'cpu_sec_per_opt', 'sample_seconds')},
+                     **{k: last[k] for k in ('n_opt_steps', 'n_grad_steps', 'n_denoiser_calls')},
+                     'scaled_from': [int(x) for x in b], 'mib_per_prompt': float(slope), 'intercept_mib': float(icpt),
+                     'linearity_residual': resid, 'linear': bool(linear)})
+    return pd.concat([measured.assign(variant='measured', measured_variant=measured['variant']), pd.DataFrame(rows)],
+                     ignore_index=True)
+
+def finetune_cost(profile: str = 'smoke', # a key of BENCH: 'smoke', 'cpu', 'paper', 'paper-smoke'
+                  backbones=None, steps=None, # backbones, step counts T (None: the profile's, e.g. mld, mdm; 20, 50, 100, 200)
                   methods=None, # methods measured at 50 steps (default: every preset)
                   batch_size: int | None = None, # override the profile's batch (both backbones)
                   seed: int = 0, data_root=None, # captions and lengths from this folder's train split (None: synthetic)
@@ -187,22 +262,24 @@ def finetune_cost(profile: str = 'smoke', # 'smoke' or 'cpu'
                  ) -> dict: # {'table': DataFrame, 'ratios': dict, 'meta': dict}
     "Measure every method's update on each backbone and step count; the table and the paper's ratios."
     if profile not in BENCH: raise ValueError(f"profile: expected one of {sorted(BENCH)}, got {profile!r}")
+    P = BENCH[profile]
+    backbones, steps = tuple(backbones or P.backbones), steps or P.steps
     methods = tuple(methods or PRESETS)
     bad = [m for m in methods if m not in PRESETS]
     if bad: raise ValueError(f"methods: unknown {bad}; expected names from {sorted(PRESETS)}")
     steps = tuple(int(s) for s in steps)
     if not steps or min(steps) < 1: raise ValueError(f"steps: expected positive step counts, got {steps}")
-    P = BENCH[profile]
     head = 50 if 50 in steps else steps[len(steps) // 2]
     tables, meta = [], {'profile': profile, 'seed': seed, 'device': str(device), 'torch_threads': torch.get_num_threads(),
-                        'sources': {}, 'batch_size': {}, 'headline_steps': head}
+                        'sources': {}, 'batch_size': {}, 'headline_steps': head, 'params': {}, 'torch': torch.__version__,
+                        'commit': _commit(), 'load_before': _load()}
     t0 = time.perf_counter()
     gc.collect(); gc.freeze()          # long-lived objects leave the collector's view: measure_update's gc.collect is fast
     try: tables = _run_backbones(backbones, steps, methods, head, P, profile, batch_size, seed, data_root, device, progress, meta,
                                  text_encoder, lora_rank)
     finally: gc.unfreeze()
     table = pd.DataFrame(pd.concat(tables, ignore_index=True))
-    meta['seconds'] = time.perf_counter() - t0
+    meta['seconds'], meta['load_after'] = time.perf_counter() - t0, _load()
     return {'table': table, 'ratios': cost_ratios(table, head), 'meta': meta}
 
 def _run_backbones(backbones, steps, methods, head, P, profile, batch_size, seed, data_root, device, progress, meta,
@@ -213,13 +290,20 @@ def _run_backbones(backbones, steps, methods, head, P, profile, batch_size, seed
         bb.to(device); rw.to(device) if hasattr(rw, 'to') else None
         B = batch_size or P.batch[bk]
         texts, lengths = bench_batch(B, seed, data_root, P.max_len)
-        meta['sources'][bk], meta['batch_size'][bk] = source, B
-        if progress: print(f"{bk} ({source}), batch {B}, CFG {bb.config.cfg_scale}:", flush=True)
+        meta['sources'][bk], meta['batch_size'][bk], meta['params'][bk] = source, B, param_counts(bb, rw)
+        sampler = bb.config.sampler if bk in OFFICIAL_BACKBONES else None         # MDM: its own DDPM, respaced to T steps
+        small = P.measure_batches if batch_size is None else ()
+        if progress: print(f"{bk} ({source}), batch {B}{f' (from {small})' if small else ''}, CFG {bb.config.cfg_scale}:", flush=True)
         for T in steps:
             ms = methods if T == head else tuple(m for m in (P.methods_all_T or PRESETS) if m in methods) or ('easytune',)
             lean = tuple(m for m in P.lean if m in methods) if T == head else ()
             lora = lean if lora_rank else ()
-            df = measure_methods(bb, rw, ms, (T,), texts, lengths.to(device), seed, device, lean, progress, lora, lora_rank)
+            if small:
+                parts = [measure_methods(bb, rw, ms, (T,), *sub_batch(texts, lengths, b, device), seed, device, lean, progress,
+                                         lora, lora_rank or 8, sampler=sampler) for b in small]
+                df = scale_saved(pd.concat(parts, ignore_index=True), B)
+            else: df = measure_methods(bb, rw, ms, (T,), texts, lengths.to(device), seed, device, lean, progress, lora,
+                                       lora_rank or 8, sampler=sampler)
             df.insert(0, 'backbone', bk); tables.append(df)
         del bb, rw; gc.collect(); _trim()
     return tables
@@ -255,14 +339,24 @@ def format_cost(res: dict) -> str:
     out.append('== per backbone'); out.append(json.dumps(res['ratios']['by_backbone'], indent=1))
     return '\n'.join(out)
 
+PAPER_TABLE1_MEM = {'easytune_extra_gb': 6.89, 'draft50_extra_gb': 22.11, 'extra_mem_ratio_easytune_draft50': 0.3116,
+                    'note': "EasyTune paper, Table 1 (MLD): extra GPU memory of one update over sampling"}
+
+def saved_by_method(res: dict) -> dict: # backbone -> method -> saved MiB (the plain variant at the headline steps)
+    "The saved-for-backward MiB of each method at the headline step count, per backbone."
+    t = res['table']; t = t[(t['variant'] == 'plain') & (t['steps'] == res['meta']['headline_steps'])]
+    return {bk: {m: float(v) for m, v in zip(g['method'], g['saved_mib'])} for bk, g in t.groupby('backbone')}
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='python -m easytune.bench', description=main.__doc__)
     p.add_argument('command', choices=['finetune-cost', 'finetune-ddp'])
     p.add_argument('--profile', default=None, help=f"finetune-cost: {sorted(BENCH)} (default smoke); "
                    f"finetune-ddp: {sorted(BENCH_DDP)} (default smoke)")
     p.add_argument('--json', default=None, help='write the table, the ratios and the run metadata here')
-    p.add_argument('--backbones', default='mld,mdm')
-    p.add_argument('--steps', default=None, help='finetune-cost: step counts (default 20,50,100,200); finetune-ddp: one')
+    p.add_argument('--backbone', '--backbones', dest='backbones', default=None,
+                   help="comma-separated: mld,mdm (default) or, with --profile paper / paper-smoke, mld-official,mdm-official")
+    p.add_argument('--steps', default=None, help="finetune-cost: step counts (default: the profile's, 20,50,100,200; paper: 50); "
+                   "finetune-ddp: one")
     p.add_argument('--methods', default=None, help='comma-separated presets (default: all; finetune-ddp: the profile\'s)')
     p.add_argument('--batch-size', type=int, default=None)
     p.add_argument('--data', default=None, help='take captions and lengths from this HumanML3D folder (default: synthetic)')
@@ -284,18 +378,22 @@ def main(argv=None):
     profiles = BENCH if a.command == 'finetune-cost' else BENCH_DDP
     a.profile = a.profile or 'smoke'
     if a.profile not in profiles: p.error(f"--profile: expected one of {sorted(profiles)} for {a.command}, got {a.profile!r}")
-    try: steps = [int(s) for s in (a.steps or '20,50,100,200').split(',') if s]
+    try: steps = [int(s) for s in a.steps.split(',') if s] if a.steps else None
     except ValueError: p.error(f"--steps: expected comma-separated integers, got {a.steps!r}")
     methods = a.methods.split(',') if a.methods else None
-    if a.command == 'finetune-ddp': return _main_ddp(p, a, methods, steps)
-    bks = [b for b in a.backbones.split(',') if b]
-    if any(b not in ('mld', 'mdm') for b in bks): p.error(f"--backbones: expected a comma-separated subset of mld,mdm, got {a.backbones!r}")
+    if a.command == 'finetune-ddp': return _main_ddp(p, a, methods, steps or [20])
+    known = BENCH[a.profile].backbones
+    bks = [b for b in (a.backbones or ','.join(known)).split(',') if b]
+    if not bks or any(b not in known for b in bks):
+        p.error(f"--backbone: expected a comma-separated subset of {','.join(known)} for --profile {a.profile}, got {a.backbones!r}")
     if a.threads: torch.set_num_threads(a.threads)
     res = finetune_cost(a.profile, bks, steps, methods, a.batch_size, a.seed, a.data, a.device, text_encoder=a.text_encoder,
                         lora_rank=a.lora_rank)
     print(format_cost(res))
     if a.json:
-        blob = {'table': res['table'].to_dict(orient='records'), **res['ratios'], 'meta': res['meta']}
+        blob = {'table': res['table'].to_dict(orient='records'), **res['ratios'], 'saved_mib': saved_by_method(res),
+                'params': res['meta']['params'], 'meta': res['meta']}
+        if a.profile.startswith('paper'): blob['paper_table1'] = PAPER_TABLE1_MEM
         atomic_write(a.json, lambda f: f.write(json.dumps(blob, indent=1, default=str).encode()))
     return res
 
@@ -358,10 +456,6 @@ def ddp_worker(profile: str = 'smoke', methods=None, batch_size: int | None = No
 
 
 # %% ../nbs/10_bench.ipynb #c3a0d003
-def _load() -> list | None:
-    try: return [round(x, 2) for x in os.getloadavg()]
-    except OSError: return None
-
 def _summarise(per_world: dict) -> dict:
     "Per method and world size: seconds per trajectory, scaling efficiency, all-reduce share and volume, peak RSS."
     out = {}

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 # %% auto #0
 __all__ = ['PROFILES', 'TINY_EVALUATOR', 'TINY_MLD', 'TINY_MDM', 'TINY_REWARD', 'SMOKE_MDM_SIZES', 'SMOKE_EVALUATOR_TRAIN',
            'SMOKE_MLD', 'SMOKE_MLCM', 'SMOKE_MDM', 'SMOKE_REWARD', 'MLD_RECIPE', 'MDM_RECIPE', 'PRETRAIN_CONFIGS',
-           'PRETRAIN_PROFILES', 'TINY_BACKBONE', 'BUDGETS', 'BENCH', 'BENCH_DDP', 'REPORT_DEFAULTS', 'Budget',
-           'BenchProfile', 'ReportDefaults']
+           'PRETRAIN_PROFILES', 'TINY_BACKBONE', 'BUDGETS', 'BENCH', 'OFFICIAL_BACKBONES', 'TINY_OFFICIAL', 'BENCH_DDP',
+           'REPORT_DEFAULTS', 'Budget', 'BenchProfile', 'ReportDefaults']
 
 # %% ../nbs/05g_profiles.ipynb #e147c55a
 PROFILES = ('smoke', 'cpu', 'paper')
@@ -83,13 +83,30 @@ class BenchProfile:
     max_len: int             # longest synthetic motion (frames)
     methods_all_T: tuple | None  # methods measured at every T (None: every preset); the others only at the headline T
     lean: tuple              # methods measured again memory-lean at the headline T
+    steps: tuple = (20, 50, 100, 200)    # the default step counts T (the CLI's --steps)
+    backbones: tuple = ('mld', 'mdm')    # the default backbones (the CLI's --backbone)
+    measure_batches: tuple = ()          # () measure at `batch`; else measure saved bytes at these smaller batches, check they
+                                         # lie on a line and extrapolate it to `batch` (memory only: times stay at the measured batches)
 
 BENCH = {
     'smoke': BenchProfile(models='tiny', batch={'mld': 4, 'mdm': 4}, max_len=64, methods_all_T=None,
                           lean=('easytune', 'draft-50')),
     'cpu': BenchProfile(models='cpu', batch={'mld': 64, 'mdm': 4}, max_len=196,
                         methods_all_T=('easytune', 'refl-10', 'draft-50'), lean=('easytune',)),
+    # the paper's setting (Table 1): released-size MLD and MDM and the full-size SPM reward, randomly initialised,
+    # batch 64 with CFG, 50 sampler steps; 'paper-smoke' is its tiny, seconds-long version (tests)
+    'paper': BenchProfile(models='official', batch={'mld-official': 64, 'mdm-official': 64}, max_len=196,
+                          methods_all_T=None, lean=(), steps=(50,), backbones=('mld-official', 'mdm-official'),
+                          measure_batches=(1, 2)),
+    'paper-smoke': BenchProfile(models='official-tiny', batch={'mld-official': 8, 'mdm-official': 8}, max_len=48,
+                                methods_all_T=None, lean=(), steps=(2,), backbones=('mld-official', 'mdm-official'),
+                                measure_batches=(1, 2, 4)),
 }
+OFFICIAL_BACKBONES = ('mld-official', 'mdm-official')
+# the tiny official-format sizes of 'paper-smoke' (the paper profile uses the released sizes: the configs' defaults)
+TINY_OFFICIAL = {'mld-official': dict(text_dim=24, d_model=16, latent_dim=16, ff=32, layers=3, heads=2, dropout=0.0),
+                 'mdm-official': dict(text_dim=24, d_model=16, ff=32, layers=1, heads=2, dropout=0.0),
+                 'spm': dict(d_model=16, ff=32, layers=3, heads=2, dropout=0.0)}
 
 # `python -m easytune.bench finetune-ddp`: one batch per world size, timed per method (issue 15)
 BENCH_DDP = {

@@ -74,3 +74,28 @@ def test_cli_json(tmp_path, capsys):
                          'extra_mem_ratio_easytune_draft50', 'sec_ratio_draft50_easytune', 'meta'}
     assert set(blob['extra_mem_ratio_easytune_draft50']) == {'mdm'}
     assert 'saved-for-backward' in capsys.readouterr().out
+
+
+def test_paper_profile_tiny(tmp_path):
+    """The paper-scale path (`--profile paper`) on tiny official-format models, 2 steps: the JSON keys, and EasyTune
+    saving fewer bytes than DRaFT-50 (extrapolated from batches 1, 2, 4 to the profile's batch)."""
+    out = tmp_path / 'paper.json'
+    main(['finetune-cost', '--profile', 'paper-smoke', '--backbone', 'mdm-official', '--methods', 'easytune,draft-50',
+          '--json', str(out)])
+    blob = json.loads(out.read_text())
+    assert set(blob) >= {'table', 'extra_mem_ratio_easytune_draft50', 'saved_mib', 'params', 'meta', 'paper_table1'}
+    assert set(blob['extra_mem_ratio_easytune_draft50']) == {'mdm-official'}
+    s = blob['saved_mib']['mdm-official']
+    assert set(s) == {'easytune', 'draft-50'} and s['easytune'] < s['draft-50']
+    assert blob['extra_mem_ratio_easytune_draft50']['mdm-official'] == pytest.approx(s['easytune'] / s['draft-50'])
+    p = blob['params']['mdm-official']
+    assert set(p) == {'denoiser', 'backbone', 'reward'} and 0 < p['denoiser'] <= p['backbone']
+    assert set(blob['meta']) >= {'commit', 'torch', 'torch_threads', 'load_before', 'load_after', 'batch_size'}
+    plain = [r for r in blob['table'] if r['variant'] == 'plain']
+    assert plain and all(r['linear'] and r['batch_size'] == 8 and r['scaled_from'] == [1, 2, 4] for r in plain)
+    assert blob['paper_table1']['extra_mem_ratio_easytune_draft50'] == 0.3116
+
+
+def test_paper_profile_errors():
+    with pytest.raises(SystemExit): main(['finetune-cost', '--profile', 'paper', '--backbone', 'mld'])
+    with pytest.raises(SystemExit): main(['finetune-cost', '--profile', 'cpu', '--backbone', 'mld-official'])
