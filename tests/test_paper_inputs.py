@@ -109,7 +109,9 @@ def test_cli_lists_every_problem_and_runs_nothing(tmp_path, capsys):
 
 def test_makefile_checks_first_and_pretrains_only_what_is_missing():
     def dry(*args):
-        r = subprocess.run(['make', '-n', 'report', *args], cwd=ROOT, capture_output=True, text=True)
+        env = {k: v for k, v in os.environ.items() if k not in ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL')}  # CI runs us under make
+        r = subprocess.run(['make', '--no-print-directory', '-n', 'report', *args], cwd=ROOT, env=env,
+                           capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
         return r.stdout.splitlines()
     lines = dry('CKPT=/x/mld.ckpt', 'EVALUATOR=/x/t2m', 'DATA=/x/data', 'PROFILE=paper')
