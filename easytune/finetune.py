@@ -20,6 +20,7 @@ from .training import Checkpoint, seeded_batch
 from .diffusion import q_sample, diffusion_loss
 from .data import atomic_write
 from .reward import ToyReward
+from .physical import PlausibleReward, check_penalty_weights
 
 # %% auto #0
 __all__ = ['GRAD_STEPS', 'PRESETS', 'VAL_SEED', 'REWARD_KINDS', 'easytune_reference', 'FinetuneConfig', 'get_config', 'Plan',
@@ -95,6 +96,8 @@ class FinetuneConfig:
     reg: str | None = None            # None, 'kl' (to the frozen base model's output) or 'diffusion' (pretraining loss)
     reg_weight: float = 0.0           # weight of the regulariser
     checkpoint_reward: bool = False   # recompute decoder + reward in backward (torch.utils.checkpoint): less memory
+    physical_weights: dict | None = None  # beyond the paper: penalty -> weight, the training reward minus physical
+                                      # penalties (easytune.physical.PlausibleReward); None: off
 
     def validate(self):
         "Raise one clear error for a bad field value or an inconsistent combination."
@@ -130,6 +133,11 @@ class FinetuneConfig:
         if self.step_weight not in ('uniform', 'early', 'late'): bad('step_weight', "'uniform', 'early' or 'late'")
         if self.reg not in (None, 'kl', 'diffusion'): bad('reg', "None, 'kl' or 'diffusion'")
         if self.reg_weight < 0: bad('reg_weight', '>= 0')
+        if self.physical_weights is not None:
+            try: check_penalty_weights(self.physical_weights)
+            except ValueError as e: raise ValueError(f"FinetuneConfig.physical_weights: {e}") from None
+            if self.reward_on == 'xt':
+                raise ValueError("FinetuneConfig: physical_weights judge clean motions; reward_on='xt' scores noisy states")
         return self
 
 # %% ../nbs/07_finetune.ipynb #598967b2
@@ -230,10 +238,16 @@ class Finetuner:
     "One reward fine-tuning method applied to a backbone (see `FinetuneConfig`)."
     def __init__(self, backbone: Backbone, # the model to fine-tune (in place)
                  reward: Callable, # reward(motion [B,T,D], texts, lengths, t=None) -> [B]; frozen
-                 config: FinetuneConfig | None = None): # the method (default: EasyTune)
+                 config: FinetuneConfig | None = None, # the method (default: EasyTune)
+                 stats: tuple | None = None): # (mean, std) of the dataset normalisation; needed by physical_weights
         self.config = c = (config or get_config('easytune')).validate()
         self.backbone, self.reward = backbone, reward
         if isinstance(reward, nn.Module): reward.eval().requires_grad_(False)
+        self.objective = reward                                  # what the trajectories are scored with; val: `reward`
+        if c.physical_weights is not None:
+            if stats is None: raise ValueError("Finetuner: physical_weights need the dataset statistics the motions are "
+                                               "normalised with: Finetuner(..., stats=(mean, std))")
+            self.objective = PlausibleReward(reward, *stats, weights=c.physical_weights)
         backbone.requires_grad_(False)
         self.params = list(backbone.denoiser_parameters())
         for q in self.params: q.requires_grad_(True)
@@ -258,7 +272,7 @@ class Finetuner:
 
     def _score(self, z, texts, lengths, t=None):
         "Reward of decoded z (latent or motion), [B]; optionally recomputed in backward to save memory."
-        def f(z): return self.reward(self.backbone.decode(z, lengths), texts, lengths, t=t)
+        def f(z): return self.objective(self.backbone.decode(z, lengths), texts, lengths, t=t)
         if self.config.checkpoint_reward and torch.is_grad_enabled() and z.requires_grad:
             return _grad_checkpoint(f, z, use_reentrant=False)
         return f(z)
@@ -455,6 +469,12 @@ def _start(ck: Checkpoint, ft, validate, has_val) -> _Record:
            'loss': float('nan'), 'n_opt_steps': 0, 'grad_norm': float('nan'), 'reg': float('nan')}
     return _Record([row], (v, 0, copy.deepcopy(ft.backbone.state_dict())) if has_val else None)
 
+def _identity(cfg: FinetuneConfig) -> str:
+    "The configuration that identifies a run's checkpoint (a field that is off and new is left out: old checkpoints resume)."
+    d = asdict(cfg)
+    if d['physical_weights'] is None: del d['physical_weights']
+    return json.dumps(d, sort_keys=True, default=str)
+
 def finetune(backbone: Backbone, # the pretrained model (fine-tuned in place)
              reward: Callable, # reward(motion, texts, lengths, t=None) -> [B]
              method: str = 'easytune', # a key of PRESETS
@@ -478,9 +498,9 @@ def finetune(backbone: Backbone, # the pretrained model (fine-tuned in place)
     if val_every < 0 or checkpoint_every < 1: raise ValueError("val_every must be >= 0 and checkpoint_every >= 1")
     if clock not in ('wall', 'cpu'): raise ValueError(f"clock: expected 'wall' or 'cpu', got {clock!r}")
     train, vb = _finetune_data(data_root, seed, val_every, val_size, progress)
-    ft = Finetuner(backbone, reward, cfg)
+    ft = Finetuner(backbone, reward, cfg, stats=(train.mean, train.std))
     validate = lambda: ft.evaluate(vb['caption'], vb['m_length'], VAL_SEED) if vb is not None else float('nan')
-    ck = Checkpoint(checkpoint, {'config': json.dumps(asdict(cfg), sort_keys=True, default=str), 'seed': seed}, checkpoint_every)
+    ck = Checkpoint(checkpoint, {'config': _identity(cfg), 'seed': seed}, checkpoint_every)
     rec = _start(ck, ft, validate, vb is not None)
     elapsed, cpu = rec.hist[-1]['seconds'], rec.hist[-1]['cpu_seconds']
     bar = tqdm(range(rec.start, updates), initial=rec.start, total=updates, desc=cfg.method, disable=not progress)
