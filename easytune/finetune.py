@@ -243,7 +243,7 @@ class Finetuner:
         self.config = c = (config or get_config('easytune')).validate()
         self.backbone, self.reward = backbone, reward
         if isinstance(reward, nn.Module): reward.eval().requires_grad_(False)
-        self.objective = reward                                  # what the trajectories are scored with; val: `reward`
+        self.objective = reward                                  # what trajectories and val samples are scored with
         if c.physical_weights is not None:
             if stats is None: raise ValueError("Finetuner: physical_weights need the dataset statistics the motions are "
                                                "normalised with: Finetuner(..., stats=(mean, std))")
@@ -406,8 +406,9 @@ class Finetuner:
 
     # --- evaluation and state --------------------------------------------------------------------------------------
     @torch.no_grad()
-    def evaluate(self, texts, lengths, seed: int = 1234) -> float: # batch-mean reward of final samples
-        "Reward of final samples (this method's sampler and CFG) for fixed captions, lengths and seed."
+    def val_rewards(self, texts, lengths, seed: int = 1234) -> dict: # column -> batch-mean value
+        """Rewards of final samples (this method's sampler and CFG) for fixed captions, lengths and seed: `val_reward`, the
+        objective (the reward; minus the physical penalties with `physical_weights`, and then also `val_reward_plain`)."""
         bb = self.backbone; bb.eval()
         lengths = torch.as_tensor(lengths, device=bb.device).long()
         g = torch.Generator().manual_seed(int(seed))
@@ -415,7 +416,14 @@ class Finetuner:
         x = self.sampler.init_noise(bb.latent_shape(lengths), g).to(bb.device)
         for t in self.sampler.timesteps:
             x = self.sampler.step(bb.guided(x, t, cond, lengths, self.cfg_scale, uncond), t, x, generator=g).prev_sample
-        return float(self.reward(bb.decode(x, lengths), list(texts), lengths).mean())
+        motion = bb.decode(x, lengths)
+        out = {'val_reward': float(self.objective(motion, list(texts), lengths).mean())}
+        if self.objective is not self.reward: out['val_reward_plain'] = float(self.reward(motion, list(texts), lengths).mean())
+        return out
+
+    def evaluate(self, texts, lengths, seed: int = 1234) -> float: # batch-mean objective of final samples
+        "The objective (the reward, unless `physical_weights`) of final samples for fixed captions, lengths and seed."
+        return self.val_rewards(texts, lengths, seed)['val_reward']
 
     def state_dict(self) -> dict:
         return {'model': self.backbone.state_dict(), 'optimizer': self.optimizer.state_dict(),
@@ -450,9 +458,9 @@ class _Record:
     "The fine-tuning loop's history and model selection (best val reward, its update and weights)."
     hist: list; best: tuple | None = None; start: int = 0; since_best: int = 0; stopped: bool = False
 
-    def validated(self, row, v, backbone, patience=None, count=True):
-        "Record the val reward of `row`; keep the weights when best; `count`: a scheduled check (patience)."
-        row['val_reward'] = v
+    def validated(self, row, vals, backbone, patience=None, count=True):
+        "Record the val values of `row` (`val_reward` selects); keep the weights when best; `count`: a scheduled check."
+        row.update(vals); v = vals['val_reward']
         if v > self.best[0]:
             self.best = (v, row['update'], copy.deepcopy(backbone.state_dict()))
             if count: self.since_best = 0
@@ -464,9 +472,9 @@ def _start(ck: Checkpoint, ft, validate, has_val) -> _Record:
     if (st := ck.load()) is not None:
         ft.load_state_dict(st['finetuner'])
         return _Record(st['history'], st['best'], st['update'], st['since_best'])
-    v = validate()
+    vals = validate(); v = vals['val_reward']
     row = {'update': 0, 'seconds': 0.0, 'update_seconds': 0.0, 'cpu_seconds': 0.0, 'reward': float('nan'), 'val_reward': v,
-           'loss': float('nan'), 'n_opt_steps': 0, 'grad_norm': float('nan'), 'reg': float('nan')}
+           'loss': float('nan'), 'n_opt_steps': 0, 'grad_norm': float('nan'), 'reg': float('nan')} | vals
     return _Record([row], (v, 0, copy.deepcopy(ft.backbone.state_dict())) if has_val else None)
 
 def _identity(cfg: FinetuneConfig) -> str:
@@ -499,7 +507,7 @@ def finetune(backbone: Backbone, # the pretrained model (fine-tuned in place)
     if clock not in ('wall', 'cpu'): raise ValueError(f"clock: expected 'wall' or 'cpu', got {clock!r}")
     train, vb = _finetune_data(data_root, seed, val_every, val_size, progress)
     ft = Finetuner(backbone, reward, cfg, stats=(train.mean, train.std))
-    validate = lambda: ft.evaluate(vb['caption'], vb['m_length'], VAL_SEED) if vb is not None else float('nan')
+    validate = lambda: ft.val_rewards(vb['caption'], vb['m_length'], VAL_SEED) if vb is not None else {'val_reward': float('nan')}
     ck = Checkpoint(checkpoint, {'config': _identity(cfg), 'seed': seed}, checkpoint_every)
     rec = _start(ck, ft, validate, vb is not None)
     elapsed, cpu = rec.hist[-1]['seconds'], rec.hist[-1]['cpu_seconds']

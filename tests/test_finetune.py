@@ -292,7 +292,9 @@ def test_physical_weights_change_only_the_training_objective(root, tmp_path):
     b0, h0 = finetune(tiny_backbone('mdm'), ToyReward(263), 'easytune', root, checkpoint=tmp_path / 'a.ckpt', **kw)
     b1, h1 = finetune(tiny_backbone('mdm'), ToyReward(263), 'easytune', root, checkpoint=tmp_path / 'b.ckpt',
                       physical_weights=pw, **kw)
-    assert h1['val_reward'][0] == h0['val_reward'][0]          # val: the plain reward of the same starting model
+    assert h1['val_reward_plain'][0] == h0['val_reward'][0]    # the plain reward of the same starting model ...
+    assert h1['val_reward'][0] < h1['val_reward_plain'][0]     # ... while the objective (minus penalties) selects
+    assert 'val_reward_plain' not in h0.columns                # off: the history's columns as they were
     assert h1['reward'][1] < h0['reward'][1]                   # the same first x̂0, scored minus positive penalties
     assert not torch.equal(weights(b0), weights(b1))
     ids = [json.loads(torch.load(tmp_path / f, weights_only=False)['config']) for f in ('a.ckpt', 'b.ckpt')]
