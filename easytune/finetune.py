@@ -22,6 +22,7 @@ from .data import atomic_write
 from .reward import ToyReward
 from .distributed import BACKENDS, Layout, setup, teardown, run_torchrun
 from .lora import LORA_TARGETS, attach_lora, merge_lora
+from .physical import PlausibleReward, check_penalty_weights
 
 # %% auto #0
 __all__ = ['GRAD_STEPS', 'PRESETS', 'VAL_SEED', 'REWARD_KINDS', 'easytune_reference', 'FinetuneConfig', 'get_config', 'Plan',
@@ -101,6 +102,9 @@ class FinetuneConfig:
     lora_rank: int = 0                # r of the adapters (0: off: every denoiser parameter is trained)
     lora_alpha: float | None = None   # the adapters' scale is alpha / r (None: alpha = r)
     lora_targets: str = 'attn-mlp'    # 'attn-mlp' (attention + feed-forward) or 'all-linear' (easytune.lora.lora_targets)
+    # --- beyond the paper: a plausibility-aware reward (easytune.physical) ---
+    physical_weights: dict | None = None  # penalty -> weight: the training reward minus physical penalties
+                                      # (easytune.physical.PlausibleReward); None: off
 
     def validate(self):
         "Raise one clear error for a bad field value or an inconsistent combination."
@@ -139,6 +143,11 @@ class FinetuneConfig:
         if not (isinstance(self.lora_rank, int) and self.lora_rank >= 0): bad('lora_rank', 'an int >= 0 (0: off)')
         if self.lora_alpha is not None and not self.lora_alpha > 0: bad('lora_alpha', 'None or > 0')
         if self.lora_targets not in LORA_TARGETS: bad('lora_targets', f'one of {LORA_TARGETS}')
+        if self.physical_weights is not None:
+            try: check_penalty_weights(self.physical_weights)
+            except ValueError as e: raise ValueError(f"FinetuneConfig.physical_weights: {e}") from None
+            if self.reward_on == 'xt':
+                raise ValueError("FinetuneConfig: physical_weights judge clean motions; reward_on='xt' scores noisy states")
         return self
 
 # %% ../nbs/07_finetune.ipynb #598967b2
@@ -244,10 +253,16 @@ class Finetuner:
     "One reward fine-tuning method applied to a backbone (see `FinetuneConfig`)."
     def __init__(self, backbone: Backbone, # the model to fine-tune (in place)
                  reward: Callable, # reward(motion [B,T,D], texts, lengths, t=None) -> [B]; frozen
-                 config: FinetuneConfig | None = None): # the method (default: EasyTune)
+                 config: FinetuneConfig | None = None, # the method (default: EasyTune)
+                 stats: tuple | None = None): # (mean, std) of the dataset normalisation; needed by physical_weights
         self.config = c = (config or get_config('easytune')).validate()
         self.backbone, self.reward = backbone, reward
         if isinstance(reward, nn.Module): reward.eval().requires_grad_(False)
+        self.objective = reward                                  # what trajectories and val samples are scored with
+        if c.physical_weights is not None:
+            if stats is None: raise ValueError("Finetuner: physical_weights need the dataset statistics the motions are "
+                                               "normalised with: Finetuner(..., stats=(mean, std))")
+            self.objective = PlausibleReward(reward, *stats, weights=c.physical_weights)
         adapters = attach_lora(backbone, c.lora_rank, c.lora_alpha, c.lora_targets) if c.lora_rank else None   # in place
         backbone.requires_grad_(False)
         self.params = adapters if adapters is not None else list(backbone.denoiser_parameters())   # what the optimiser updates
@@ -275,7 +290,7 @@ class Finetuner:
 
     def _score(self, z, texts, lengths, t=None):
         "Reward of decoded z (latent or motion), [B]; optionally recomputed in backward to save memory."
-        def f(z): return self.reward(self.backbone.decode(z, lengths), texts, lengths, t=t)
+        def f(z): return self.objective(self.backbone.decode(z, lengths), texts, lengths, t=t)
         if self.config.checkpoint_reward and torch.is_grad_enabled() and z.requires_grad:
             return _grad_checkpoint(f, z, use_reentrant=False)
         return f(z)
@@ -455,8 +470,9 @@ class Finetuner:
 
     # --- evaluation and state --------------------------------------------------------------------------------------
     @torch.no_grad()
-    def evaluate(self, texts, lengths, seed: int = 1234) -> float: # batch-mean reward of final samples
-        "Reward of final samples (this method's sampler and CFG) for fixed captions, lengths and seed."
+    def val_rewards(self, texts, lengths, seed: int = 1234) -> dict: # column -> batch-mean value
+        """Rewards of final samples (this method's sampler and CFG) for fixed captions, lengths and seed: `val_reward`, the
+        objective (the reward; minus the physical penalties with `physical_weights`, and then also `val_reward_plain`)."""
         bb = self.backbone; bb.eval()
         lengths = torch.as_tensor(lengths, device=bb.device).long()
         g = torch.Generator().manual_seed(int(seed))
@@ -464,7 +480,14 @@ class Finetuner:
         x = self.sampler.init_noise(bb.latent_shape(lengths), g).to(bb.device)
         for t in self.sampler.timesteps:
             x = self.sampler.step(bb.guided(x, t, cond, lengths, self.cfg_scale, uncond), t, x, generator=g).prev_sample
-        return float(self.reward(bb.decode(x, lengths), list(texts), lengths).mean())
+        motion = bb.decode(x, lengths)
+        out = {'val_reward': float(self.objective(motion, list(texts), lengths).mean())}
+        if self.objective is not self.reward: out['val_reward_plain'] = float(self.reward(motion, list(texts), lengths).mean())
+        return out
+
+    def evaluate(self, texts, lengths, seed: int = 1234) -> float: # batch-mean objective of final samples
+        "The objective (the reward, unless `physical_weights`) of final samples for fixed captions, lengths and seed."
+        return self.val_rewards(texts, lengths, seed)['val_reward']
 
     def state_dict(self) -> dict:
         return {'model': self.backbone.state_dict(), 'optimizer': self.optimizer.state_dict(),
@@ -494,14 +517,16 @@ def _choice_seed(seed, k) -> int: # the plan's choices of update k, the same on 
 
 def _val_seed(r): return VAL_SEED if r == 0 else _derived_seed(VAL_SEED, r)
 
-def _val_reward(ft, vb, lay: Layout) -> float:
-    "The val reward: shard r of the fixed val batch sampled with its own seed (the whole batch with VAL_SEED in one shard)."
-    if vb is None: return float('nan')
+def _val_reward(ft, vb, lay: Layout) -> dict:
+    """The val values (`Finetuner.val_rewards`: `val_reward`, and `val_reward_plain` with `physical_weights`): shard r of
+    the fixed val batch sampled with its own seed (the whole batch with VAL_SEED in one shard)."""
+    if vb is None: return {'val_reward': float('nan')}
     n = len(vb['caption'])
     bounds = np.cumsum([0] + [n // lay.shards + (r < n % lay.shards) for r in range(lay.shards)])
-    parts = [(b - a) / n * ft.evaluate(vb['caption'][a:b], vb['m_length'][a:b], _val_seed(r))
+    parts = [((b - a) / n, ft.val_rewards(vb['caption'][a:b], vb['m_length'][a:b], _val_seed(r)))
              for r in lay.local for a, b in [(bounds[r], bounds[r + 1])] if b > a]
-    return lay.sum([sum(parts)])[0]                # the size-weighted mean over all shards
+    keys = ['val_reward'] + (['val_reward_plain'] if ft.objective is not ft.reward else [])
+    return dict(zip(keys, lay.sum([sum(w * v[k] for w, v in parts) for k in keys])))   # size-weighted means over shards
 
 def _one_update(ft, train, cfg, seed, k, lay: Layout) -> tuple:
     "Update k on this process's shards of batch k; the logs and times reduced over the ranks. -> (logs, wall s, cpu s)"
@@ -537,9 +562,11 @@ def _fingerprint(data_root, backbone, reward, cfg, seed, updates) -> dict:
             'config': _config_json(cfg), 'seed': seed, 'updates': updates}
 
 def _config_json(cfg: FinetuneConfig) -> str:
-    "The config as a run's identity; the LoRA fields only when on (so checkpoints written before them still resume)."
+    """The config as a run's identity; the LoRA fields and `physical_weights` only when on (so checkpoints written before
+    them still resume)."""
     d = asdict(cfg)
     if not cfg.lora_rank: d = {k: v for k, v in d.items() if not k.startswith('lora_')}
+    if cfg.physical_weights is None: del d['physical_weights']
     return json.dumps(d, sort_keys=True, default=str)
 
 @dataclass
@@ -547,9 +574,9 @@ class _Record:
     "The fine-tuning loop's history and model selection (best val reward, its update and weights)."
     hist: list; best: tuple | None = None; start: int = 0; since_best: int = 0; stopped: bool = False
 
-    def validated(self, row, v, backbone, patience=None, count=True):
-        "Record the val reward of `row`; keep the weights when best; `count`: a scheduled check (patience)."
-        row['val_reward'] = v
+    def validated(self, row, vals, backbone, patience=None, count=True):
+        "Record the val values of `row` (`val_reward` selects); keep the weights when best; `count`: a scheduled check."
+        row.update(vals); v = vals['val_reward']
         if v > self.best[0]:
             self.best = (v, row['update'], copy.deepcopy(backbone.state_dict()))
             if count: self.since_best = 0
@@ -571,10 +598,17 @@ def _start(ck: Checkpoint, ft, validate, has_val, lay: Layout) -> _Record:
                   "shard(s): weights, optimiser, history and best-val state carry over; later updates draw the same "
                   "prompts, split (and noised) for the new world size", file=sys.stderr, flush=True)
         return _Record(st['history'], st['best'], st['update'], st['since_best'])
-    v = validate()
+    vals = validate(); v = vals['val_reward']
     row = {'update': 0, 'seconds': 0.0, 'update_seconds': 0.0, 'cpu_seconds': 0.0, 'reward': float('nan'), 'val_reward': v,
-           'loss': float('nan'), 'n_opt_steps': 0, 'grad_norm': float('nan'), 'reg': float('nan')}
+           'loss': float('nan'), 'n_opt_steps': 0, 'grad_norm': float('nan'), 'reg': float('nan')} | vals
     return _Record([row], (v, 0, copy.deepcopy(ft.backbone.state_dict())) if has_val else None)
+
+def _check_run(updates, val_every, checkpoint_every, clock, chain_sync):
+    "One clear error for a bad argument of `finetune`'s run (the method's fields are checked by FinetuneConfig.validate)."
+    if not (isinstance(updates, int) and updates >= 1): raise ValueError(f"updates: expected an int >= 1, got {updates!r}")
+    if val_every < 0 or checkpoint_every < 1: raise ValueError("val_every must be >= 0 and checkpoint_every >= 1")
+    if clock not in ('wall', 'cpu'): raise ValueError(f"clock: expected 'wall' or 'cpu', got {clock!r}")
+    if chain_sync not in ('step', 'trajectory'): raise ValueError(f"chain_sync: expected 'step' or 'trajectory', got {chain_sync!r}")
 
 def finetune(backbone: Backbone, # the pretrained model (fine-tuned in place)
              reward: Callable, # reward(motion, texts, lengths, t=None) -> [B]
@@ -598,14 +632,12 @@ def finetune(backbone: Backbone, # the pretrained model (fine-tuned in place)
              **overrides) -> tuple: # (backbone, history DataFrame)
     "Fine-tune `backbone` on `reward` with one method; returns the (best-val) backbone and the history."
     cfg = config.validate() if config is not None else get_config(method, **overrides)
-    if not (isinstance(updates, int) and updates >= 1): raise ValueError(f"updates: expected an int >= 1, got {updates!r}")
-    if val_every < 0 or checkpoint_every < 1: raise ValueError("val_every must be >= 0 and checkpoint_every >= 1")
-    if clock not in ('wall', 'cpu'): raise ValueError(f"clock: expected 'wall' or 'cpu', got {clock!r}")
-    if chain_sync not in ('step', 'trajectory'): raise ValueError(f"chain_sync: expected 'step' or 'trajectory', got {chain_sync!r}")
+    _check_run(updates, val_every, checkpoint_every, clock, chain_sync)
     lay = setup(cfg.batch_size, shards, backend)     # under torchrun: the process group (bad layouts fail before it)
     data_root, train, vb = _finetune_data(data_root, seed, val_every, val_size, progress, lay)
     if lay.group: lay.check_same(_fingerprint(data_root, backbone, reward, cfg, seed, updates), 'the data and the models')
-    ft = Finetuner(backbone, reward, cfg); ft.ddp, ft.chain_sync = lay.wrap(backbone), chain_sync   # DDP under torchrun
+    ft = Finetuner(backbone, reward, cfg, stats=(train.mean, train.std))
+    ft.ddp, ft.chain_sync = lay.wrap(backbone), chain_sync                # DDP under torchrun
     validate = lambda: _val_reward(ft, vb, lay)
     ck = Checkpoint(checkpoint, {'config': _config_json(cfg), 'seed': seed}, checkpoint_every)
     rec = _start(ck, ft, validate, vb is not None, lay)

@@ -260,30 +260,59 @@ def _gathered(mine: dict, part) -> list:
         mine = {k: v for d in got for k, v in d.items()}
     return [mine[k] for k in sorted(mine)]
 
-def _embed_replication(generator, ds, root, split, seed, r, perm, batch_size, evaluator, words, stats, real_cache, part=None):
-    "Evaluator embeddings of replication r: real captions and motions (cached in `real_cache`), generated motions."
+def _physical_batch(x, lens, mean, std) -> dict:
+    "Plausibility sums (easytune.physical) of normalised features x [B, T, D]: de-normalised with (mean, std) first."
+    from easytune.physical import physical_sums
     import torch
+    x = torch.as_tensor(x).detach().cpu().double()
+    x = x * torch.as_tensor(std, dtype=torch.float64) + torch.as_tensor(mean, dtype=torch.float64)
+    return physical_sums(x, torch.as_tensor(lens).cpu().long())
+
+def _real_batch(ds, idx, key, evaluator, words, real_cache, physical, meta):
+    "Real batch `idx`: (text emb, motion emb, captions, lengths, plausibility sums or None), cached in `real_cache`."
     from easytune.data import collate_sorted
+    cache = real_cache if real_cache is not None else {}
+    pkey = key + ('physical',)
+    batch = None
+    if key not in cache or (physical and pkey not in cache):
+        batch = collate_sorted([ds[int(i)] for i in idx])
+    if key in cache: t, m, captions, lens = cache[key]
+    else:
+        (t, m), captions, lens = _embed_batch(evaluator, words, batch), batch['caption'], batch['m_length']
+        cache[key] = (t, m, captions, lens)
+    if physical and pkey not in cache:      # the real motions, de-normalised with the evaluator's statistics
+        cache[pkey] = _physical_batch(batch['motion'][:, :int(batch['m_length'].max())], batch['m_length'], *meta)
+    return t, m, captions, lens, (cache[pkey] if physical else None)
+
+def _embed_replication(generator, ds, root, split, seed, r, perm, batch_size, evaluator, words, stats, real_cache,
+                       physical=False, part=None):
+    """Evaluator embeddings of replication r: real captions and motions (cached in `real_cache`), generated motions;
+    with `physical`, also the plausibility sums of the real and of the generated motions (else None, None)."""
+    import torch
     from easytune.evaluator import to_evaluator_space
     n_items, mine = len(perm), {}
     for j in range(n_items // batch_size):
         if not _mine(j, part): continue                   # another rank's batch (part = (rank, world size))
         key = (str(root), split, seed, r, j, n_items, batch_size, id(evaluator), id(words))
-        if real_cache is not None and key in real_cache: t, m, captions, lens = real_cache[key]
-        else:
-            batch = collate_sorted([ds[int(i)] for i in perm[j * batch_size:(j + 1) * batch_size]])
-            (t, m), captions, lens = _embed_batch(evaluator, words, batch), batch['caption'], batch['m_length']
-            if real_cache is not None: real_cache[key] = (t, m, captions, lens)
-        g = None
+        t, m, captions, lens, p = _real_batch(ds, perm[j * batch_size:(j + 1) * batch_size], key, evaluator, words,
+                                              real_cache, physical, stats[2:])
+        g, gp = None, None
         if generator is not None:
             with torch.no_grad(): x = generator(captions, lens, seed * 100_003 + r * 1009 + j)
             x = torch.as_tensor(x)[:, :int(lens.max())].float()
+            if physical: gp = _physical_batch(x, lens, *stats[:2])
             x = to_evaluator_space(x, *stats) * (torch.arange(x.shape[1])[None, :, None] < lens[:, None, None])
             g = evaluator.embed_motion(x, lens)
-        mine[j] = (t, m, g)
-    rows = _gathered(mine, part)
-    real_t, real_m, gen_m = [[row[i] for row in rows] for i in range(3)]
-    return np.concatenate(real_t), np.concatenate(real_m), (np.concatenate(gen_m) if generator is not None else None)
+        mine[j] = (t, m, g, p, gp)
+    real_t, real_m, gen_m, real_p, gen_p = [[row[i] for row in _gathered(mine, part)] for i in range(5)]
+    phys = (_pooled(real_p), _pooled(gen_p) if generator is not None else None) if physical else (None, None)
+    return (np.concatenate(real_t), np.concatenate(real_m), (np.concatenate(gen_m) if generator is not None else None),
+            *phys)
+
+def _pooled(sums) -> dict:
+    "The plausibility metrics of a replication: its batches' sums pooled."
+    from easytune.physical import merge_sums, metrics_from_sums
+    return metrics_from_sums(merge_sums(*sums))
 
 def _metric_row(name, real_t, real_m, motion_m, diversity_pairs, rs) -> dict:
     "One replication's metrics of `motion_m` (embeddings) against the real texts and motions."
@@ -307,6 +336,8 @@ def evaluate(generator, # callable(captions, lengths, seed) -> dataset-normalise
                                              # motions' and captions' embeddings are computed once
              evaluator_stats=None, # (mean, std) of the evaluator's normalisation (arrays or .npy paths), e.g. the
                                    # official evaluator's meta/; None: the data folder's meta/mean.npy, meta/std.npy
+             physical: bool = False, # also the plausibility metrics (easytune.physical.PHYSICAL_METRICS) of the real
+                                     # and the generated motions, per replication
             ) -> pd.DataFrame: # aggregate() output; with per_replication, (aggregate, per-replication DataFrame)
     """The T2M evaluation protocol: metrics per replication for real and generated motions, aggregated.
 
@@ -329,12 +360,12 @@ def evaluate(generator, # callable(captions, lengths, seed) -> dataset-normalise
     for r in tqdm(range(replications), desc=f'evaluating {model_name}', disable=not progress or (part and part[0] != 0)):
         ds.set_epoch(r)
         perm = np.random.default_rng([seed, r]).permutation(len(ds))[:n_items]
-        real_t, real_m, gen_m = _embed_replication(generator, ds, root, split, seed, r, perm, batch_size, evaluator, words,
-                                                   stats, real_cache, part)
+        real_t, real_m, gen_m, real_p, gen_p = _embed_replication(generator, ds, root, split, seed, r, perm, batch_size,
+                                                                  evaluator, words, stats, real_cache, physical, part)
         rs = np.random.default_rng([seed, r, 1])          # Diversity's pairs: Real's first, then the model's
-        rows.append(_metric_row('Real', real_t, real_m, real_m, diversity_pairs, rs))
+        rows.append(_metric_row('Real', real_t, real_m, real_m, diversity_pairs, rs) | (real_p or {}))
         if generator is not None:
-            rows.append(_metric_row(model_name, real_t, real_m, gen_m, diversity_pairs, rs))
+            rows.append(_metric_row(model_name, real_t, real_m, gen_m, diversity_pairs, rs) | (gen_p or {}))
             if mm: rows[-1]['MModality'] = _multimodality_pass(generator, ds, evaluator, *stats, mm_texts, mm_repeats, seed, r,
                                                                part)
     if per_replication:

@@ -12,12 +12,13 @@ from .profiles import BUDGETS, PROFILES
 
 # %% auto #0
 __all__ = ['REPORTS', 'VERDICTS', 'VERDICT_COLOURS', 'PAPER_TABLE1', 'PAPER_TABLE4', 'PAPER_TABLE5', 'PAPER_TABLE6',
-           'project_root', 'nbs_dir', 'available', 'resolve', 'declared_parameters', 'build_parameters', 'git_commit',
-           'provenance', 'committed_results', 'Timings', 'format_timings', 't_interval', 'verdict_of', 'Claim',
-           'judge_claim', 'claims_frame', 'detectable_effects', 'claims_html', 'to_html', 'path_labels', 'scrub_paths',
-           'run_report', 'report_metadata', 'claims_summary', 'build_index', 'experiment_data', 'check_choice',
-           'pick_device', 'seed_list', 'seed_means', 'ordering_effect', 'median_range', 'seed_summary', 'check_reports',
-           'main']
+           'SKATING_TOLERANCE', 'project_root', 'nbs_dir', 'available', 'resolve', 'declared_parameters',
+           'build_parameters', 'git_commit', 'provenance', 'committed_results', 'Timings', 'format_timings',
+           't_interval', 'verdict_of', 'Claim', 'judge_claim', 'claims_frame', 'detectable_effects', 'claims_html',
+           'to_html', 'path_labels', 'scrub_paths', 'run_report', 'report_metadata', 'claims_summary', 'build_index',
+           'experiment_data', 'check_choice', 'pick_device', 'seed_list', 'seed_means', 'ordering_effect',
+           'median_range', 'seed_summary', 'plausibility_claim', 'gain_skating_points', 'plot_gain_vs_skating',
+           'check_reports', 'main']
 
 # %% ../nbs/11_reproduce.ipynb #7a8748e9
 REPORTS = {
@@ -524,6 +525,46 @@ def seed_summary(reps: pd.DataFrame) -> pd.DataFrame: # model, metric, mean, ci9
             m, _, _, h, n = t_interval(seed_means(reps, model, metric))
             if n: rows.append({'model': model, 'metric': metric, 'mean': m, 'ci95': h if math.isfinite(h) else math.nan, 'n': n})
     return pd.DataFrame(rows)
+
+# %% ../nbs/11_reproduce.ipynb #af8845e1
+SKATING_TOLERANCE = 1.0   # percentage points of frames: the skating rise over the base model within which plausibility is "kept"
+
+def plausibility_claim(reps: pd.DataFrame, # per-replication rows with columns model, seed, foot_skating_ratio (physical=True)
+                       model: str, base: str, # the fine-tuned model and the model it started from, as named in reps
+                       label: str | None = None, # the name the claim uses for the model (default: `model`)
+                       tolerance: float = SKATING_TOLERANCE) -> Claim:
+    "'<model> keeps plausibility within its base model's': per seed, minus the foot-skating rise (points) vs -tolerance."
+    sk = lambda m: 100 * seed_means(reps, m, 'foot_skating_ratio')
+    real = sk('Real')
+    ours = (f"skating {base} {sk(base).mean():.1f} % -> {label or model} {sk(model).mean():.1f} %"
+            + (f" (Real {real.mean():.1f} %)" if len(real) else ''))
+    return judge_claim(f"{label or model} keeps plausibility within the base model's: foot skating rises by less than "
+                       f"{tolerance:g} point(s) (effect: minus the rise)", 'not measured (beyond the paper)', ours,
+                       -(sk(model) - sk(base)), threshold=-tolerance, unit='points')
+
+def gain_skating_points(reps: pd.DataFrame, # per-replication rows with columns model, seed, foot_skating_ratio
+                        pairs: dict, # label -> (model, base) as named in reps
+                        gains: dict, # (label, seed) -> reward gain of that run
+                       ) -> pd.DataFrame: # one row per label and seed: method, seed, reward_gain, skating_change (points)
+    "The figure's points: each fine-tuned model's reward gain and foot-skating change over its base, per seed."
+    rows = []
+    for label, (model, base) in pairs.items():
+        d = 100 * (seed_means(reps, model, 'foot_skating_ratio') - seed_means(reps, base, 'foot_skating_ratio'))
+        rows += [{'method': label, 'seed': s, 'reward_gain': float(gains[label, s]), 'skating_change': float(v)}
+                 for s, v in d.items() if (label, s) in gains]
+    return pd.DataFrame(rows, columns=['method', 'seed', 'reward_gain', 'skating_change'])
+
+def plot_gain_vs_skating(points: pd.DataFrame, # gain_skating_points output
+                         tolerance: float = SKATING_TOLERANCE, ax=None):
+    "Reward gain against foot-skating change, one point per method and seed; the claim's tolerance dashed."
+    import matplotlib.pyplot as plt, seaborn as sns
+    ax = ax or plt.subplots(figsize=(6.4, 4))[1]
+    sns.scatterplot(data=points, x='reward_gain', y='skating_change', hue='method', style='method', s=70, ax=ax)
+    ax.axhline(0, c='k', lw=.8); ax.axvline(0, c='k', lw=.8)
+    ax.axhline(tolerance, c='0.4', ls='--', lw=1, label=f'tolerance (+{tolerance:g} point)')
+    ax.set_xlabel('val-reward gain (last - first val reward)'); ax.set_ylabel('foot-skating change vs base (points)')
+    ax.grid(alpha=.3); ax.legend(fontsize=7, loc='best')
+    return ax
 
 # %% ../nbs/11_reproduce.ipynb #a22aeaa5
 def _literal(v):

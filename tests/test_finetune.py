@@ -283,3 +283,26 @@ def test_cli_smoke(root, tmp_path):
     assert run['method'] == 'refl-10' and run['config']['num_steps'] == 12 and run['config']['batch_size'] == 4
     h = pd.read_csv(tmp_path / 'out' / 'history.csv')
     assert list(h['update']) == [0, 1, 2] and (tmp_path / 'out' / 'model.pt').exists()
+
+
+# --- the plausibility-aware objective (beyond the paper) -----------------------------------------------------------
+
+def test_physical_weights_change_only_the_training_objective(root, tmp_path):
+    pw = {'skating': 0.1, 'penetration': 10.0, 'jerk': 1e-4}
+    kw = dict(seed=0, updates=2, val_every=2, val_size=4, progress=False, batch_size=2, num_steps=6, k=1, lr=1e-3)
+    b0, h0 = finetune(tiny_backbone('mdm'), ToyReward(263), 'easytune', root, checkpoint=tmp_path / 'a.ckpt', **kw)
+    b1, h1 = finetune(tiny_backbone('mdm'), ToyReward(263), 'easytune', root, checkpoint=tmp_path / 'b.ckpt',
+                      physical_weights=pw, **kw)
+    assert h1['val_reward_plain'][0] == h0['val_reward'][0]    # the plain reward of the same starting model ...
+    assert h1['val_reward'][0] < h1['val_reward_plain'][0]     # ... while the objective (minus penalties) selects
+    assert 'val_reward_plain' not in h0.columns                # off: the history's columns as they were
+    assert h1['reward'][1] < h0['reward'][1]                   # the same first x̂0, scored minus positive penalties
+    assert not torch.equal(weights(b0), weights(b1))
+    ids = [json.loads(torch.load(tmp_path / f, weights_only=False)['config']) for f in ('a.ckpt', 'b.ckpt')]
+    assert 'physical_weights' not in ids[0] and ids[1]['physical_weights'] == pw     # off: the identity of old runs
+    assert all(c.physical_weights is None for c in PRESETS.values())
+    with pytest.raises(ValueError, match="reward_on='xt'"):
+        get_config('easytune', sampler='ddpm', reward_on='xt', physical_weights=pw)
+    with pytest.raises(ValueError, match='physical_weights'): get_config('easytune', physical_weights={'slide': 1.0})
+    with pytest.raises(ValueError, match='stats'):
+        Finetuner(tiny_backbone('mdm'), ToyReward(263), get_config('easytune', physical_weights=pw))
