@@ -1,5 +1,5 @@
 """Run by tests/test_distributed.py under torchrun (2 processes): `evaluate(shard=True)` on every rank (each samples
-its batches, embeddings all-gathered) and, on rank 0, the same evaluation in one process; rank 0 writes both."""
+its batches, embeddings and plausibility sums all-gathered) and, on rank 0, the same evaluation in one process; rank 0 writes both."""
 import json
 import sys
 from pathlib import Path
@@ -22,7 +22,8 @@ ev = T2MEvaluator(EvaluatorConfig(dim_word=8, dim_text_hidden=16, dim_motion_hid
 words = LearnedWordVectors(build_vocabulary(root, splits=('test',)), dim=8)
 bb = tiny_backbone('mld', 0)
 generator = lambda captions, lengths, seed: bb.generate(captions, lengths, seed=seed, sampler=bb.make_sampler('ddim', 4))
-kw = dict(replications=2, batch_size=8, diversity_pairs=10, mm=True, mm_texts=5, mm_repeats=4, progress=False, per_replication=True)
+kw = dict(replications=2, batch_size=8, diversity_pairs=10, mm=True, mm_texts=5, mm_repeats=4, progress=False, per_replication=True,
+          physical=True)
 sharded = evaluate(generator, root, ev, words, shard=True, **kw)[1]
 out = {f'sharded{rank}': sharded.to_dict(orient='list')}
 if rank == 0: out['single'] = evaluate(generator, root, ev, words, **kw)[1].to_dict(orient='list')

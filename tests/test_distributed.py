@@ -122,13 +122,14 @@ def test_bad_configurations_fail_before_any_work(root, monkeypatch):
 
 
 def test_sharded_evaluation_equals_one_process(tmp_path):
-    "evaluate(shard=True) on 2 ranks: each samples its batches, the gathered embeddings give the one-process metrics."
+    "evaluate(shard=True, physical=True) on 2 ranks: each samples its batches; gathered, they give the one-process metrics."
     toy = make_toy_folder(tmp_path / 'toy', [64] * 40, splits={'test': [f'{i:06d}' for i in range(40)]}, seed=0)
     record = tmp_path / 'eval'
     run_torchrun([str(Path(__file__).with_name('ddp_eval_worker.py')), str(toy), str(record)], 2, timeout=300)
     got = [json.loads(record.with_name(f'eval.rank{r}.json').read_text()) for r in (0, 1)]
     single, s0, s1 = pd.DataFrame(got[0]['single']), pd.DataFrame(got[0]['sharded0']), pd.DataFrame(got[1]['sharded1'])
-    assert {'R@1', 'FID', 'Diversity', 'MModality'} <= set(single.columns) and len(single) == 4   # 2 replications x 2 rows
+    assert {'R@1', 'FID', 'Diversity', 'MModality', 'foot_skating_ratio', 'jerk'} <= set(single.columns)
+    assert len(single) == 4 and single.jerk.notna().all()                       # 2 replications x 2 rows (Real, model)
     pd.testing.assert_frame_equal(s0, single, check_exact=True)
     pd.testing.assert_frame_equal(s1, single, check_exact=True)
     with pytest.raises(ValueError, match='needs an initialised process group'):

@@ -306,3 +306,14 @@ def test_physical_weights_change_only_the_training_objective(root, tmp_path):
     with pytest.raises(ValueError, match='physical_weights'): get_config('easytune', physical_weights={'slide': 1.0})
     with pytest.raises(ValueError, match='stats'):
         Finetuner(tiny_backbone('mdm'), ToyReward(263), get_config('easytune', physical_weights=pw))
+
+
+def test_physical_weights_under_shards_log_both_val_rewards(root):
+    "Sharded (as DDP ranks would): the val check size-weights both the objective and the plain reward over the shards."
+    pw = {'skating': 0.1, 'penetration': 10.0, 'jerk': 1e-4}
+    kw = dict(seed=0, updates=2, val_every=1, val_size=5, progress=False, batch_size=2, num_steps=6, k=1, lr=1e-3)
+    _, h = finetune(tiny_backbone('mdm'), ToyReward(263), 'easytune', root, shards=2, physical_weights=pw, **kw)
+    _, h0 = finetune(tiny_backbone('mdm'), ToyReward(263), 'easytune', root, shards=2, **kw)
+    assert list(h['update']) == [0, 1, 2] and h['val_reward_plain'].notna().all()
+    assert (h['val_reward'] < h['val_reward_plain']).all()                  # positive penalties on every shard
+    assert h['val_reward_plain'][0] == pytest.approx(h0['val_reward'][0], abs=1e-6)   # same starting model and seeds
