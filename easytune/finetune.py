@@ -807,7 +807,8 @@ def main(argv=None):
         key, v = s.split('=', 1); over[key] = _parse_value(v)
     if a.backbone == 'mlcm': over = {'sampler': 'lcm', 'num_steps': 4} | over
     if a.profile == 'smoke': over = {'batch_size': 4, 'num_steps': 10} | over
-    cfg = get_config(a.method, **over)                  # validate before any expensive work
+    try: cfg = get_config(a.method, **over)             # validate before any expensive work
+    except ValueError as e: p.error(f"--set: {e}")
     lay = setup(cfg.batch_size, a.shards, a.backend)    # so are the world size and the backend (then the process group)
     try: return _run(a, cfg, lay)
     finally:

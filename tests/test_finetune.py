@@ -317,3 +317,14 @@ def test_physical_weights_under_shards_log_both_val_rewards(root):
     assert list(h['update']) == [0, 1, 2] and h['val_reward_plain'].notna().all()
     assert (h['val_reward'] < h['val_reward_plain']).all()                  # positive penalties on every shard
     assert h['val_reward_plain'][0] == pytest.approx(h0['val_reward'][0], abs=1e-6)   # same starting model and seeds
+
+
+def test_cli_takes_physical_weights_as_json(root, tmp_path):
+    out = tmp_path / 'out'
+    main(['--backbone', 'mdm', '--tiny', '--profile', 'smoke', '--reward', 'toy', '--data', str(root), '--out', str(out),
+          '--threads', '1', '--set', 'physical_weights={"skating": 0.1, "jerk": 0.0001}'])
+    assert json.loads((out / 'run.json').read_text())['config']['physical_weights'] == {'skating': 0.1, 'jerk': 0.0001}
+    h = pd.read_csv(out / 'history.csv')
+    assert (h['val_reward'] < h['val_reward_plain']).all()
+    with pytest.raises(SystemExit):
+        main(['--backbone', 'mdm', '--tiny', '--reward', 'toy', '--set', 'physical_weights={"slide": 1}'])
