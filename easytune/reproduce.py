@@ -12,13 +12,13 @@ from .profiles import BUDGETS, PROFILES
 
 # %% auto #0
 __all__ = ['REPORTS', 'VERDICTS', 'VERDICT_COLOURS', 'PAPER_TABLE1', 'PAPER_TABLE4', 'PAPER_TABLE5', 'PAPER_TABLE6',
-           'SKATING_TOLERANCE', 'project_root', 'nbs_dir', 'available', 'resolve', 'declared_parameters',
-           'build_parameters', 'git_commit', 'provenance', 'committed_results', 'Timings', 'format_timings',
-           't_interval', 'verdict_of', 'Claim', 'judge_claim', 'claims_frame', 'detectable_effects', 'claims_html',
-           'to_html', 'path_labels', 'scrub_paths', 'run_report', 'report_metadata', 'claims_summary', 'build_index',
-           'experiment_data', 'check_choice', 'pick_device', 'seed_list', 'seed_means', 'ordering_effect',
-           'median_range', 'seed_summary', 'plausibility_claim', 'gain_skating_points', 'plot_gain_vs_skating',
-           'check_reports', 'main']
+           'SKATING_TOLERANCE', 'PLAUSIBILITY_TOLERANCES', 'project_root', 'nbs_dir', 'available', 'resolve',
+           'declared_parameters', 'build_parameters', 'git_commit', 'provenance', 'committed_results', 'Timings',
+           'format_timings', 't_interval', 'verdict_of', 'Claim', 'judge_claim', 'claims_frame', 'detectable_effects',
+           'claims_html', 'to_html', 'path_labels', 'scrub_paths', 'run_report', 'report_metadata', 'claims_summary',
+           'build_index', 'experiment_data', 'check_choice', 'pick_device', 'seed_list', 'seed_means',
+           'ordering_effect', 'median_range', 'seed_summary', 'plausibility_rise', 'plausibility_claim',
+           'plausibility_claims', 'gain_skating_points', 'plot_gain_vs_skating', 'check_reports', 'main']
 
 # %% ../nbs/11_reproduce.ipynb #7a8748e9
 REPORTS = {
@@ -528,19 +528,46 @@ def seed_summary(reps: pd.DataFrame) -> pd.DataFrame: # model, metric, mean, ci9
 
 # %% ../nbs/11_reproduce.ipynb #af8845e1
 SKATING_TOLERANCE = 1.0   # percentage points of frames: the skating rise over the base model within which plausibility is "kept"
+PLAUSIBILITY_TOLERANCES = {   # metric -> (how its rise over the base model is measured, the tolerance), fixed before any run
+    'foot_skating_ratio': ('points', SKATING_TOLERANCE),  # percentage points of frame transitions
+    'penetration': ('cm', 0.1),                           # mean depth of the lowest joint below the floor
+    'floating': ('cm', 1.0),                              # mean height of the lowest joint over frames without contact
+    'jerk': ('%', 10.0),                                  # relative to the base model's jerk
+    'bone_length_dev': ('%', 10.0),                       # relative to the base model's deviation
+}
+_PLAUSIBILITY_NAMES = {'foot_skating_ratio': 'foot skating', 'penetration': 'penetration', 'floating': 'floating',
+                       'jerk': 'jerk', 'bone_length_dev': 'bone-length deviation'}
 
-def plausibility_claim(reps: pd.DataFrame, # per-replication rows with columns model, seed, foot_skating_ratio (physical=True)
+def plausibility_rise(reps: pd.DataFrame, model: str, base: str, metric: str) -> pd.Series: # seed -> rise
+    "Per seed, the rise of `metric` from `base` to `model`: points or cm (x 100), or % of the base's value (PLAUSIBILITY_TOLERANCES)."
+    unit = PLAUSIBILITY_TOLERANCES[metric][0]
+    m, b = seed_means(reps, model, metric), seed_means(reps, base, metric)
+    return 100 * (m - b) / (b.where(b > 0) if unit == '%' else 1)
+
+def _plausibility_value(reps, model, metric) -> str:
+    v, unit = seed_means(reps, model, metric).mean(), PLAUSIBILITY_TOLERANCES[metric][0]
+    return {'points': f'{100 * v:.1f} %', 'cm': f'{100 * v:.2f} cm', '%': f'{v:.3g}'}[unit]
+
+def plausibility_claim(reps: pd.DataFrame, # per-replication rows with columns model, seed and the metric (physical=True)
                        model: str, base: str, # the fine-tuned model and the model it started from, as named in reps
                        label: str | None = None, # the name the claim uses for the model (default: `model`)
-                       tolerance: float = SKATING_TOLERANCE) -> Claim:
-    "'<model> keeps plausibility within its base model's': per seed, minus the foot-skating rise (points) vs -tolerance."
-    sk = lambda m: 100 * seed_means(reps, m, 'foot_skating_ratio')
-    real = sk('Real')
-    ours = (f"skating {base} {sk(base).mean():.1f} % -> {label or model} {sk(model).mean():.1f} %"
-            + (f" (Real {real.mean():.1f} %)" if len(real) else ''))
-    return judge_claim(f"{label or model} keeps plausibility within the base model's: foot skating rises by less than "
-                       f"{tolerance:g} point(s) (effect: minus the rise)", 'not measured (beyond the paper)', ours,
-                       -(sk(model) - sk(base)), threshold=-tolerance, unit='points')
+                       tolerance: float | None = None, # default: PLAUSIBILITY_TOLERANCES[metric]
+                       metric: str = 'foot_skating_ratio') -> Claim:
+    "'<model> keeps its base model's <metric>': per seed, minus the rise (`plausibility_rise`) against minus the tolerance."
+    if metric not in PLAUSIBILITY_TOLERANCES: raise ValueError(f"metric: expected one of {list(PLAUSIBILITY_TOLERANCES)}, got {metric!r}")
+    unit, tol = PLAUSIBILITY_TOLERANCES[metric]
+    tol, name, who = tol if tolerance is None else tolerance, _PLAUSIBILITY_NAMES[metric], label or model
+    has_real = len(seed_means(reps, 'Real', metric)) > 0
+    ours = (f"{name} {base} {_plausibility_value(reps, base, metric)} -> {who} {_plausibility_value(reps, model, metric)}"
+            + (f" (Real {_plausibility_value(reps, 'Real', metric)})" if has_real else ''))
+    rise = {'points': f'{tol:g} point(s)', 'cm': f'{tol:g} cm', '%': f'{tol:g} % of the base model\'s'}[unit]
+    return judge_claim(f"{who} keeps plausibility within the base model's: {name} rises by less than {rise} "
+                       "(effect: minus the rise)", 'not measured (beyond the paper)', ours,
+                       -plausibility_rise(reps, model, base, metric), threshold=-tol, unit='points' if unit == 'points' else unit)
+
+def plausibility_claims(reps: pd.DataFrame, model: str, base: str, label: str | None = None) -> list:
+    "`plausibility_claim` for every metric of PLAUSIBILITY_TOLERANCES (foot skating first)."
+    return [plausibility_claim(reps, model, base, label, metric=m) for m in PLAUSIBILITY_TOLERANCES]
 
 def gain_skating_points(reps: pd.DataFrame, # per-replication rows with columns model, seed, foot_skating_ratio
                         pairs: dict, # label -> (model, base) as named in reps
