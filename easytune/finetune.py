@@ -480,10 +480,10 @@ class Finetuner:
         x = self.sampler.init_noise(bb.latent_shape(lengths), g).to(bb.device)
         for t in self.sampler.timesteps:
             x = self.sampler.step(bb.guided(x, t, cond, lengths, self.cfg_scale, uncond), t, x, generator=g).prev_sample
-        motion = bb.decode(x, lengths)
-        out = {'val_reward': float(self.objective(motion, list(texts), lengths).mean())}
-        if self.objective is not self.reward: out['val_reward_plain'] = float(self.reward(motion, list(texts), lengths).mean())
-        return out
+        motion, texts = bb.decode(x, lengths), list(texts)
+        if self.objective is self.reward: return {'val_reward': float(self.reward(motion, texts, lengths).mean())}
+        r, penalty = self.objective.parts(motion, texts, lengths)         # one reward call for both values
+        return {'val_reward': float((r - penalty).mean()), 'val_reward_plain': float(r.mean())}
 
     def evaluate(self, texts, lengths, seed: int = 1234) -> float: # batch-mean objective of final samples
         "The objective (the reward, unless `physical_weights`) of final samples for fixed captions, lengths and seed."

@@ -185,14 +185,19 @@ class PlausibleReward(nn.Module):
         joints = recover_from_ric(motion * self.std.to(motion) + self.mean.to(motion))
         return physical_penalties(joints, lengths, self.fps, **self.penalty_kw)
 
-    def reward(self, motion, texts, lengths=None, t=None) -> torch.Tensor: # [B]
-        "reward(motion) - Σ w_k penalty_k; clean motions only (t None or 0)."
+    def parts(self, motion, texts, lengths=None, t=None) -> tuple: # ([B] plain reward, [B] Σ w_k penalty_k)
+        "The plain reward and the weighted penalty apart (one reward call); clean motions only (t None or 0)."
         if t is not None and bool((torch.as_tensor(t) != 0).any()):
             raise ValueError("PlausibleReward: physical penalties need clean motions (t=None or 0), not noisy states x_t; "
                              "use reward_on='x0' or 'final'")
         r = self.reward_model(motion, texts, lengths, t)
         p = self.penalties(motion, lengths)
-        return r - sum(w * p[k].to(r) for k, w in self.weights.items() if w)
+        return r, sum(w * p[k].to(r) for k, w in self.weights.items() if w)
+
+    def reward(self, motion, texts, lengths=None, t=None) -> torch.Tensor: # [B]
+        "reward(motion) - Σ w_k penalty_k; clean motions only (t None or 0)."
+        r, penalty = self.parts(motion, texts, lengths, t)
+        return r - penalty
 
     forward = reward
 

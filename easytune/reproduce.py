@@ -576,7 +576,7 @@ def gain_skating_points(reps: pd.DataFrame, # per-replication rows with columns 
     "The figure's points: each fine-tuned model's reward gain and foot-skating change over its base, per seed."
     rows = []
     for label, (model, base) in pairs.items():
-        d = 100 * (seed_means(reps, model, 'foot_skating_ratio') - seed_means(reps, base, 'foot_skating_ratio'))
+        d = plausibility_rise(reps, model, base, 'foot_skating_ratio')
         rows += [{'method': label, 'seed': s, 'reward_gain': float(gains[label, s]), 'skating_change': float(v)}
                  for s, v in d.items() if (label, s) in gains]
     return pd.DataFrame(rows, columns=['method', 'seed', 'reward_gain', 'skating_change'])
