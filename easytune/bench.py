@@ -451,8 +451,9 @@ def ddp_worker(profile: str = 'smoke', methods=None, batch_size: int | None = No
         rows['_meta'] = {'source': source, 'batch_size': B, 'steps': T, 'threads': torch.get_num_threads(), 'shard': b}
         got = [None] * lay.shards
         dist.all_gather_object(got, rows)
-        return got if lay.is_main else None
-    finally: teardown()
+    except BaseException: teardown(clean=False); raise          # no final barrier: another rank may never reach it
+    teardown()
+    return got if lay.is_main else None
 
 
 # %% ../nbs/10_bench.ipynb #c3a0d003

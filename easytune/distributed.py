@@ -189,9 +189,15 @@ def setup(batch_size: int | None = None, # the global batch (prompts per traject
     dist.init_process_group(lay.backend)          # env:// : MASTER_ADDR / MASTER_PORT from torchrun's rendezvous
     return lay
 
-def teardown():
-    "Destroy the process group, if there is one."
-    if dist.is_available() and dist.is_initialized(): dist.destroy_process_group()
+_FENCES = []   # each torn-down group's final barrier, kept until the interpreter ends (see `teardown`)
+
+def teardown(clean: bool = True, # False on an error path: no final barrier (another rank may never reach it)
+            ):
+    "Destroy the process group, if there is one; when `clean`, after a final barrier that is waited for and kept alive."
+    if not (dist.is_available() and dist.is_initialized()): return
+    if clean:
+        fence = dist.barrier(async_op=True); fence.wait(); _FENCES.append(fence)
+    dist.destroy_process_group()
 
 # %% ../nbs/07a_distributed.ipynb #25b2116a
 def torchrun_command(target: list, # what each process runs, e.g. ['-m', 'easytune.finetune', '--backbone', 'mld']
@@ -240,7 +246,9 @@ def _main():
     try:
         out = selfcheck(backend)
         if out['from_main'] != 'rank 0' or out['ddp_grad'] != out['expected_ddp_grad']: raise RuntimeError(f"selfcheck failed: {out}")
-        if env_world()[0] == 0: print(json.dumps(out), flush=True)
-    finally: teardown()
+    except BaseException: teardown(clean=False); raise
+    teardown()
+    out['fenced'] = bool(_FENCES) and _FENCES[-1].is_completed()     # the final barrier ran (see teardown)
+    if env_world()[0] == 0: print(json.dumps(out), flush=True)
 
 if __name__ == '__main__' and os.path.splitext(os.path.basename(sys.argv[0]))[0] == 'distributed': _main()   # python -m easytune.distributed

@@ -810,9 +810,9 @@ def main(argv=None):
     try: cfg = get_config(a.method, **over)             # validate before any expensive work
     except ValueError as e: p.error(f"--set: {e}")
     lay = setup(cfg.batch_size, a.shards, a.backend)    # so are the world size and the backend (then the process group)
-    try: return _run(a, cfg, lay)
-    finally:
-        if lay.group: teardown()
+    try: out = _run(a, cfg, lay)
+    except BaseException: teardown(clean=False); raise  # no final barrier: another rank may never reach it
+    teardown(); return out
 
 def _run(a, cfg, lay: Layout) -> Path:
     "The CLI's run: models (rank 0 fills the caches first), fine-tuning, and rank 0's outputs."
