@@ -13,7 +13,7 @@ import torch
 import torch.distributed as dist
 from .finetune import PRESETS, Finetuner, Shard, get_config, tiny_backbone
 from .profiling import measure_update, reset_rss_peak, rss_peak
-from .distributed import CommTimer, run_torchrun, setup, teardown
+from .distributed import CommTimer, closing_group, run_torchrun, setup
 from .data import atomic_write
 from .profiles import BENCH, BENCH_DDP, TINY_BACKBONE, OFFICIAL_BACKBONES, TINY_OFFICIAL
 
@@ -436,7 +436,7 @@ def ddp_worker(profile: str = 'smoke', methods=None, batch_size: int | None = No
     P = BENCH_DDP[profile]
     B, T = batch_size or P['batch'], steps or P['steps']
     lay = setup(B)
-    try:
+    with closing_group():                                           # the process group ends after the block
         bb, rw, source = bench_models('mld', profile, seed, 'hash' if profile == 'cpu' else None)
         texts, lengths = bench_batch(B, seed, None, 196 if profile == 'cpu' else 64)
         b = B // lay.shards; mine = slice(lay.rank * b, (lay.rank + 1) * b)
@@ -451,8 +451,6 @@ def ddp_worker(profile: str = 'smoke', methods=None, batch_size: int | None = No
         rows['_meta'] = {'source': source, 'batch_size': B, 'steps': T, 'threads': torch.get_num_threads(), 'shard': b}
         got = [None] * lay.shards
         dist.all_gather_object(got, rows)
-    except BaseException: teardown(clean=False); raise          # no final barrier: another rank may never reach it
-    teardown()
     return got if lay.is_main else None
 
 

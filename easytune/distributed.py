@@ -5,6 +5,7 @@
 # %% ../nbs/07a_distributed.ipynb #85750621
 from __future__ import annotations
 import os, subprocess, sys, time
+from contextlib import contextmanager
 from dataclasses import dataclass
 import torch
 import torch.distributed as dist
@@ -14,7 +15,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 # %% auto #0
 __all__ = ['BACKENDS', 'env_world', 'default_backend', 'check_backend', 'Layout', 'Replicas', 'CommTimer', 'setup', 'teardown',
-           'torchrun_command', 'run_torchrun', 'selfcheck']
+           'closing_group', 'torchrun_command', 'run_torchrun', 'selfcheck']
 
 # %% ../nbs/07a_distributed.ipynb #28738582
 BACKENDS = ('gloo', 'nccl', 'mpi', 'ucc')
@@ -199,6 +200,13 @@ def teardown(clean: bool = True, # False on an error path: no final barrier (ano
         fence = dist.barrier(async_op=True); fence.wait(); _FENCES.append(fence)
     dist.destroy_process_group()
 
+@contextmanager
+def closing_group():
+    "A block after which the process group (if any) ends: `teardown()` when the block succeeds, `teardown(clean=False)` on an error."
+    try: yield
+    except BaseException: teardown(clean=False); raise      # no final barrier: another rank may never reach it
+    teardown()
+
 # %% ../nbs/07a_distributed.ipynb #25b2116a
 def torchrun_command(target: list, # what each process runs, e.g. ['-m', 'easytune.finetune', '--backbone', 'mld']
                      nproc: int, # processes on this node (--nproc_per_node)
@@ -243,11 +251,9 @@ def _main():
     "torchrun --nproc_per_node N -m easytune.distributed [--backend B]: print rank 0's selfcheck as one JSON line."
     import json
     backend = sys.argv[sys.argv.index('--backend') + 1] if '--backend' in sys.argv else None
-    try:
+    with closing_group():
         out = selfcheck(backend)
         if out['from_main'] != 'rank 0' or out['ddp_grad'] != out['expected_ddp_grad']: raise RuntimeError(f"selfcheck failed: {out}")
-    except BaseException: teardown(clean=False); raise
-    teardown()
     out['fenced'] = bool(_FENCES) and _FENCES[-1].is_completed()     # the final barrier ran (see teardown)
     if env_world()[0] == 0: print(json.dumps(out), flush=True)
 

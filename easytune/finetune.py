@@ -20,7 +20,7 @@ from .training import Checkpoint, seeded_batch
 from .diffusion import q_sample, diffusion_loss
 from .data import atomic_write
 from .reward import ToyReward
-from .distributed import BACKENDS, Layout, setup, teardown, run_torchrun
+from .distributed import BACKENDS, Layout, closing_group, setup, run_torchrun
 from .lora import LORA_TARGETS, attach_lora, merge_lora
 from .physical import PlausibleReward, check_penalty_weights
 
@@ -810,9 +810,7 @@ def main(argv=None):
     try: cfg = get_config(a.method, **over)             # validate before any expensive work
     except ValueError as e: p.error(f"--set: {e}")
     lay = setup(cfg.batch_size, a.shards, a.backend)    # so are the world size and the backend (then the process group)
-    try: out = _run(a, cfg, lay)
-    except BaseException: teardown(clean=False); raise  # no final barrier: another rank may never reach it
-    teardown(); return out
+    with closing_group(): return _run(a, cfg, lay)      # the process group (if any) ends after the run
 
 def _run(a, cfg, lay: Layout) -> Path:
     "The CLI's run: models (rank 0 fills the caches first), fine-tuning, and rank 0's outputs."
